@@ -1,0 +1,1 @@
+"""Built-in components of compose, registered through the `compose` entry point."""

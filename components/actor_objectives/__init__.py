@@ -1,0 +1,1 @@
+"""Built-in actor objectives components (config modules are torch-free; implementations are in _<name>.py)."""

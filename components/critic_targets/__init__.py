@@ -1,0 +1,1 @@
+"""Built-in critic targets components (config modules are torch-free; implementations are in _<name>.py)."""

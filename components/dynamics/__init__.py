@@ -1,0 +1,1 @@
+"""Built-in dynamics components (config modules are torch-free; implementations are in _<name>.py)."""

@@ -1,0 +1,38 @@
+"""The built-in components' plugin: registered through the ``compose`` entry point.
+
+Exactly the path a third-party plugin takes (see ``pyproject.toml``'s
+``[project.entry-points.compose]``). Each module listed below is a torch-free config module;
+every :class:`~compose.registry.ComponentConfig` subclass defined in it is registered.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from compose.hookspecs import hookimpl
+from compose.registry import ComponentConfig, Registry
+
+#: Config modules of the built-in components, relative to this package.
+BUILTIN_MODULES: tuple[str, ...] = (
+)
+
+
+def configs_in(module_name: str) -> list[type[ComponentConfig]]:
+    """The component config classes defined (not imported) in a module."""
+    module = importlib.import_module(module_name)
+    return [
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, ComponentConfig)
+        and obj.__module__ == module.__name__
+        and "kind" in obj.__dict__
+    ]
+
+
+@hookimpl
+def compose_register_components(registry: Registry) -> None:
+    """Register every built-in component."""
+    for name in BUILTIN_MODULES:
+        for config in configs_in(f"components.{name}"):
+            registry.add(config)

@@ -1,0 +1,1 @@
+"""Built-in policies components (config modules are torch-free; implementations are in _<name>.py)."""

@@ -1,0 +1,1 @@
+"""Built-in uncertainty components (config modules are torch-free; implementations are in _<name>.py)."""

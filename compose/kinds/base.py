@@ -1,0 +1,58 @@
+"""The runtime base of every component: a torch module that owns its optimizers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["Component"]
+
+
+class Component(nn.Module):
+    """Base of runtime components.
+
+    A component is an ``nn.Module`` (so ``.to(device)`` and ``state_dict`` cover its
+    networks) that may own optimizers. An optimizer registered with ``attached=True`` is
+    stepped by the trainer right after the backward pass of the loss this component
+    contributes to (e.g. SAC's temperature); one with ``attached=False`` is stepped by the
+    component itself inside its ``update`` (e.g. VIPO's value nets, DAMO's classifier).
+    Both are saved in checkpoints.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._optimizers: dict[str, tuple[torch.optim.Optimizer, bool]] = {}
+
+    def register_optimizer(
+        self, name: str, optimizer: torch.optim.Optimizer, *, attached: bool = False
+    ) -> torch.optim.Optimizer:
+        """Own ``optimizer`` under ``name`` (checkpointed); ``attached``: the trainer steps it."""
+        self._optimizers[name] = (optimizer, attached)
+        return optimizer
+
+    def attached_optimizers(self) -> list[torch.optim.Optimizer]:
+        """Optimizers the trainer steps after the backward of the loss this component is in."""
+        return [opt for opt, attached in self._optimizers.values() if attached]
+
+    def update(self, inputs: Any) -> dict[str, torch.Tensor]:
+        """Train the networks this component owns on one batch; default: nothing.
+
+        Called by the trainer once per policy-phase step, before the losses are computed.
+        Components decide their own schedule (e.g. train every N calls) from their config.
+        """
+        return {}
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything needed to resume: module state and optimizer states."""
+        return {
+            "module": self.state_dict(),
+            "optimizers": {k: opt.state_dict() for k, (opt, _) in self._optimizers.items()},
+        }
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`checkpoint_state` returned."""
+        self.load_state_dict(state["module"])
+        for name, opt_state in state["optimizers"].items():
+            self._optimizers[name][0].load_state_dict(opt_state)

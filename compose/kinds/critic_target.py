@@ -1,0 +1,28 @@
+"""Kind ``critic_target``: the target and loss of the critic update."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import ClassVar
+
+import torch
+
+from compose.kinds.base import Component
+from compose.kinds.context import UpdateInputs
+
+__all__ = ["CriticTarget"]
+
+
+class CriticTarget(Component):
+    """The critic objective on a mixed (real + model) batch.
+
+    Used by: ``sac`` (min double-Q soft target), MOBILE ``penalized_sac`` (minus beta u on
+    model rows), AMPL ``mixed_min_max`` (Huber), DAMO ``fdiv_dual``. ``loss`` returns at
+    least ``loss_critic`` plus diagnostics (q means, target means, penalties).
+    """
+
+    needs_log_prob: ClassVar[bool] = True
+
+    @abstractmethod
+    def loss(self, inputs: UpdateInputs) -> dict[str, torch.Tensor]:
+        """Critic loss terms for ``inputs.batch`` using ``inputs.agent``."""

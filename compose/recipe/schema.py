@@ -1,0 +1,213 @@
+"""The recipe schema: one Pydantic model for a whole run, component slots included.
+
+Framework sections (train, rollout, critic, actor, eval, checkpoint, runtime, track) are
+fixed here; component slots are discriminated unions built from the registry in force, so
+``recipe_model(registry)`` must be called after plugins load. Cross-field rules are model
+validators, so a recipe that cannot work fails at load time, not at step 200k.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from compose.registry import ComponentConfig, Registry
+from compose.slots import (
+    ActorAuxLossSlot,
+    ActorObjectiveSlot,
+    CriticAuxLossSlot,
+    CriticTargetSlot,
+    DatasetSlot,
+    DynamicsSlot,
+    ModelLearnerSlot,
+    PolicySlot,
+    RewardShaperSlot,
+)
+
+__all__ = [
+    "ActorSection",
+    "CheckpointSection",
+    "CriticSection",
+    "EvalSection",
+    "Recipe",
+    "RolloutSection",
+    "RuntimeSection",
+    "TrackSection",
+    "TrainSection",
+    "recipe_model",
+]
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+LearningRate = Annotated[float, Field(gt=0.0, lt=1.0)]
+
+
+class Section(BaseModel):
+    """A frozen, strict recipe section."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, validate_default=True)
+
+
+class TrainSection(Section):
+    """The policy phase: number of gradient steps, batch size, discount, target smoothing."""
+
+    steps: NonNegativeInt = 1_000_000
+    batch_size: PositiveInt = 256
+    gamma: Annotated[float, Field(gt=0.0, le=1.0)] = 0.99
+    tau: Annotated[float, Field(gt=0.0, le=1.0)] = 5e-3
+    log_every: PositiveInt = 1000
+
+
+class RolloutSection(Section):
+    """Branched model rollouts from dataset states (MBPO/MOPO) and real/model mixing."""
+
+    every: PositiveInt = 1000
+    length: PositiveInt = 5
+    batch_size: PositiveInt = 50_000
+    retain: PositiveInt = Field(5, description="model buffer keeps this many rollout rounds")
+    real_ratio: Fraction = 0.05
+    actions: Literal["policy", "uniform"] = "policy"
+    chunk_size: PositiveInt = Field(
+        50_000, description="rollout starts processed at once (bounds peak memory)"
+    )
+
+
+class CriticSection(Section):
+    """The critic ensemble (K Q-networks as one vectorized module) and its aux losses."""
+
+    hidden: list[PositiveInt] = Field(default_factory=lambda: [256, 256], min_length=1)
+    num_critics: Annotated[int, Field(ge=1, le=64)] = 2
+    lr: LearningRate = 3e-4
+    aux_losses: list[CriticAuxLossSlot] = Field(default_factory=list)
+
+
+class ActorSection(Section):
+    """The actor's optimizer and its aux losses (the network is the ``policy`` slot)."""
+
+    lr: LearningRate = 1e-4
+    aux_losses: list[ActorAuxLossSlot] = Field(default_factory=list)
+
+
+class EvalSection(Section):
+    """Evaluation in the real env: every N steps, N episodes, deterministic policy."""
+
+    every: PositiveInt = 10_000
+    episodes: PositiveInt = 10
+    final_episodes: PositiveInt | None = Field(None, description="episodes at the end; default: episodes")
+
+
+class CheckpointSection(Section):
+    """Atomic checkpoints every N steps into the run directory."""
+
+    every: PositiveInt = 50_000
+    keep_buffer: bool = Field(True, description="store the model buffer (exact resume)")
+
+
+class RuntimeSection(Section):
+    """Where and how the run executes; never changes the mathematics."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: PositiveInt | None = None
+    deterministic: bool = False
+    compile: bool = False
+    runs_dir: str = "runs"
+    model_cache: str | None = Field(".compose/models", description="null: never cache models")
+
+
+class TrackSection(Section):
+    """Run tracking: Aim (local repo or server address) or none."""
+
+    backend: Literal["aim", "none"] = "aim"
+    repo: str = Field(".aim", description="a folder, or aim://host:port for an Aim server")
+    experiment: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Recipe(Section):
+    """A whole run: data, model, planner, training, evaluation, runtime."""
+
+    SLOTS: ClassVar[tuple[str, ...]] = (
+        "dataset",
+        "dynamics",
+        "model_learner",
+        "reward_shaper",
+        "policy",
+        "critic_target",
+        "actor_objective",
+    )
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
+    description: str = ""
+    seed: NonNegativeInt = 0
+    dataset: DatasetSlot
+    dynamics: DynamicsSlot
+    model_learner: ModelLearnerSlot
+    rollout: RolloutSection = RolloutSection()
+    reward_shaper: RewardShaperSlot = Field(default="none")  # type: ignore[assignment]
+    policy: PolicySlot = Field(default="tanh_gaussian")  # type: ignore[assignment]
+    critic: CriticSection = CriticSection()
+    critic_target: CriticTargetSlot = Field(default="sac")  # type: ignore[assignment]
+    actor: ActorSection = ActorSection()
+    actor_objective: ActorObjectiveSlot = Field(default="sac")  # type: ignore[assignment]
+    train: TrainSection = TrainSection()
+    eval: EvalSection = EvalSection()
+    checkpoint: CheckpointSection = CheckpointSection()
+    runtime: RuntimeSection = RuntimeSection()
+    track: TrackSection = TrackSection()
+
+    @model_validator(mode="after")
+    def _policy_density(self) -> Recipe:
+        """Objectives that need log pi cannot train a policy without a density."""
+        if getattr(type(self.policy), "has_log_prob", True):
+            return self
+        for slot in ("critic_target", "actor_objective"):
+            component: ComponentConfig = getattr(self, slot)
+            if getattr(type(component), "needs_log_prob", False):
+                raise PydanticCustomError(
+                    "incompatible_components",
+                    "{slot} '{name}' needs log pi, but policy '{policy}' has no density; "
+                    "use a policy with log-probabilities or an objective without entropy",
+                    {
+                        "slot": slot,
+                        "name": component.component_name(),
+                        "policy": self.policy.component_name(),
+                    },
+                )
+        return self
+
+    def slot_configs(self) -> dict[str, Any]:
+        """Every component config of this recipe, by slot path (for logging and docs)."""
+        out: dict[str, Any] = {s: getattr(self, s) for s in self.SLOTS}
+        for i, c in enumerate(self.critic.aux_losses):
+            out[f"critic.aux_losses.{i}"] = c
+        for i, c in enumerate(self.actor.aux_losses):
+            out[f"actor.aux_losses.{i}"] = c
+        return out
+
+
+_SECTIONS: tuple[type[BaseModel], ...] = (
+    TrainSection,
+    RolloutSection,
+    CriticSection,
+    ActorSection,
+    EvalSection,
+    CheckpointSection,
+    RuntimeSection,
+    TrackSection,
+    Recipe,
+)
+_BUILT_FOR: list[Registry] = []
+
+
+def recipe_model(registry: Registry) -> type[Recipe]:
+    """The Recipe model with slots built from ``registry`` (rebuilt when it changes)."""
+    if not _BUILT_FOR or _BUILT_FOR[0] is not registry:
+        registry.finalize()
+        with registry.active():
+            for section in _SECTIONS:
+                section.model_rebuild(force=True)
+        _BUILT_FOR[:] = [registry]
+    return Recipe
