@@ -15,6 +15,7 @@ from compose.registry import ComponentConfig, Registry
 
 #: Config modules of the built-in components, relative to this package.
 BUILTIN_MODULES: tuple[str, ...] = (
+    "dynamics.gaussian_ensemble",
 )
 
 

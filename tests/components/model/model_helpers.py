@@ -1,0 +1,67 @@
+"""Shared helpers for the model-side component tests: hand-made BuildContexts and data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from compose.kinds import BuildContext
+
+
+def make_ctx(
+    obs_dim: int = 3,
+    act_dim: int = 2,
+    termination: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    **extras: Any,
+) -> BuildContext:
+    """A BuildContext built by hand (as in a notebook)."""
+    return BuildContext(
+        obs_dim=obs_dim,
+        act_dim=act_dim,
+        action_low=-torch.ones(act_dim),
+        action_high=torch.ones(act_dim),
+        device=torch.device("cpu"),
+        termination=termination,
+        extras=dict(extras),
+    )
+
+
+def gaussian_ensemble(ctx: BuildContext, **overrides: Any) -> Any:
+    """A tiny gaussian_ensemble built from its config."""
+    from components.dynamics.gaussian_ensemble import GaussianEnsembleConfig
+
+    fields: dict[str, Any] = {
+        "members": 4,
+        "elites": 2,
+        "hidden": [16, 16],
+        "weight_decay": [1e-5, 1e-5, 1e-5],
+    }
+    fields.update(overrides)
+    return GaussianEnsembleConfig(**fields).build(ctx)
+
+
+def linear_system(
+    n: int, obs_dim: int = 3, act_dim: int = 2, noise: float = 0.01, seed: int = 0
+) -> SimpleNamespace:
+    """Data from s' = s + A s + B a + noise, r = c.s + d.a (an OfflineData-like namespace)."""
+    g = torch.Generator().manual_seed(seed)
+    a_mat = 0.1 * torch.randn(obs_dim, obs_dim, generator=g)
+    b_mat = 0.5 * torch.randn(act_dim, obs_dim, generator=g)
+    c = torch.randn(obs_dim, generator=g)
+    d = torch.randn(act_dim, generator=g)
+    obs = torch.randn(n, obs_dim, generator=g)
+    act = torch.rand(n, act_dim, generator=g) * 2 - 1
+    delta = obs @ a_mat + act @ b_mat + noise * torch.randn(n, obs_dim, generator=g)
+    rewards = obs @ c + act @ d + noise * torch.randn(n, generator=g)
+    zeros = torch.zeros(n)
+    return SimpleNamespace(
+        obs=obs,
+        actions=act,
+        rewards=rewards,
+        next_obs=obs + delta,
+        terminals=zeros,
+        timeouts=zeros,
+    )
