@@ -1,0 +1,121 @@
+"""Transition buffers: pre-allocated tensors on the training device, FIFO, sampled on device.
+
+Reference: MBPO (Janner et al. 2019), Algorithm 2: a model buffer D_model of fixed capacity
+into which branched rollouts are written, oldest first out.
+Why: every tensor is allocated once on the device and indexed with ``torch.randint`` from
+torch's own RNG, so sampling never touches NumPy or the host and is checkpointable through
+torch's RNG state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from compose.kinds import Batch
+
+__all__ = ["TransitionBuffer"]
+
+_FIELDS = ("obs", "actions", "rewards", "next_obs", "terminals")
+
+
+class TransitionBuffer:
+    """A ring buffer of (s, a, r, s', done) rows with a fixed ``capacity``.
+
+    ``add`` writes a batch of rows in one indexed copy, overwriting the oldest rows once full;
+    ``sample`` draws rows uniformly with replacement using torch's RNG on the buffer's device.
+    """
+
+    def __init__(
+        self,
+        capacity: int,
+        obs_dim: int,
+        act_dim: int,
+        device: torch.device | str,
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
+        if capacity <= 0:
+            raise ValueError(f"capacity must be positive, got {capacity}")
+        self.capacity = int(capacity)
+        self.device = torch.device(device)
+        self.obs = torch.zeros(capacity, obs_dim, dtype=dtype, device=self.device)
+        self.actions = torch.zeros(capacity, act_dim, dtype=dtype, device=self.device)
+        self.rewards = torch.zeros(capacity, dtype=dtype, device=self.device)
+        self.next_obs = torch.zeros(capacity, obs_dim, dtype=dtype, device=self.device)
+        self.terminals = torch.zeros(capacity, dtype=torch.bool, device=self.device)
+        self.ptr = 0
+        self.size = 0
+
+    @classmethod
+    def from_tensors(
+        cls,
+        obs: Tensor,
+        actions: Tensor,
+        rewards: Tensor,
+        next_obs: Tensor,
+        terminals: Tensor,
+        device: torch.device | str,
+    ) -> TransitionBuffer:
+        """A full buffer holding exactly these rows (the real dataset)."""
+        buf = cls(int(obs.shape[0]), int(obs.shape[-1]), int(actions.shape[-1]), device)
+        buf.add(obs, actions, rewards, next_obs, terminals)
+        return buf
+
+    def __len__(self) -> int:
+        return self.size
+
+    def add(
+        self, obs: Tensor, actions: Tensor, rewards: Tensor, next_obs: Tensor, terminals: Tensor
+    ) -> None:
+        """Append rows (FIFO); if more rows than capacity arrive, the last ``capacity`` stay."""
+        n = int(obs.shape[0])
+        if n == 0:
+            return
+        if n > self.capacity:
+            obs, actions, rewards, next_obs, terminals = (
+                t[n - self.capacity :] for t in (obs, actions, rewards, next_obs, terminals)
+            )
+            n = self.capacity
+        idx = (torch.arange(n, device=self.device) + self.ptr) % self.capacity
+        for name, value in zip(_FIELDS, (obs, actions, rewards, next_obs, terminals), strict=True):
+            dest: Tensor = getattr(self, name)
+            dest.index_copy_(0, idx, value.reshape(n, *dest.shape[1:]).to(dest.dtype))
+        self.ptr = (self.ptr + n) % self.capacity
+        self.size = min(self.size + n, self.capacity)
+
+    def sample(self, n: int) -> Batch:
+        """``n`` rows drawn uniformly with replacement (torch's RNG on the buffer's device)."""
+        if self.size == 0:
+            raise RuntimeError("cannot sample from an empty buffer")
+        idx = torch.randint(0, self.size, (n,), device=self.device)
+        return self.gather(idx)
+
+    def gather(self, idx: Tensor) -> Batch:
+        """The rows at ``idx`` as a :class:`Batch` (``terminals`` as float, like rewards)."""
+        return Batch(
+            obs=self.obs[idx],
+            actions=self.actions[idx],
+            rewards=self.rewards[idx],
+            next_obs=self.next_obs[idx],
+            terminals=self.terminals[idx].to(self.rewards.dtype),
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """The filled rows, pointer and size (tensors and ints only: loads with weights_only)."""
+        state: dict[str, Any] = {name: getattr(self, name)[: self.size].cpu() for name in _FIELDS}
+        state.update(ptr=self.ptr, size=self.size, capacity=self.capacity)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (same capacity required)."""
+        if int(state["capacity"]) != self.capacity:
+            raise ValueError(
+                f"buffer capacity differs: checkpoint {state['capacity']}, now {self.capacity}"
+            )
+        size = int(state["size"])
+        for name in _FIELDS:
+            getattr(self, name)[:size].copy_(state[name])
+        self.size = size
+        self.ptr = int(state["ptr"])

@@ -1,0 +1,92 @@
+"""The model buffer is FIFO and checkpointable; rollouts stop at terminals and chunk exactly."""
+
+from __future__ import annotations
+
+import torch
+
+from compose.train.buffers import TransitionBuffer
+from compose.train.rollout import branched_rollout
+from tests.train.toys import ConstantPolicy, FixedPenalty, ShiftDynamics
+
+
+def _rows(start: int, n: int) -> tuple[torch.Tensor, ...]:
+    v = torch.arange(start, start + n, dtype=torch.float32)
+    return v[:, None], v[:, None] * 10, v, v[:, None] + 0.5, v > 1e9
+
+
+def test_buffer_fifo_overwrites_oldest() -> None:
+    buf = TransitionBuffer(5, 1, 1, "cpu")
+    buf.add(*_rows(0, 3))
+    assert len(buf) == 3
+    buf.add(*_rows(3, 4))  # 7 rows into capacity 5: rows 0, 1 are gone
+    assert len(buf) == 5
+    assert sorted(buf.rewards.tolist()) == [2.0, 3.0, 4.0, 5.0, 6.0]
+    assert torch.equal(buf.actions[:, 0], buf.obs[:, 0] * 10)
+    buf.add(*_rows(100, 12))  # more than capacity at once: the last 5 stay
+    assert sorted(buf.rewards.tolist()) == [107.0, 108.0, 109.0, 110.0, 111.0]
+
+
+def test_buffer_samples_only_filled_rows_and_round_trips() -> None:
+    torch.manual_seed(0)
+    buf = TransitionBuffer(100, 1, 1, "cpu")
+    buf.add(*_rows(0, 7))
+    batch = buf.sample(500)
+    assert batch.rewards.min() >= 0 and batch.rewards.max() <= 6
+    assert len(set(batch.rewards.tolist())) == 7
+    other = TransitionBuffer(100, 1, 1, "cpu")
+    other.load_state_dict(buf.state_dict())
+    torch.manual_seed(1)
+    a = buf.sample(64)
+    torch.manual_seed(1)
+    b = other.sample(64)
+    assert torch.equal(a.obs, b.obs) and torch.equal(a.next_obs, b.next_obs)
+    assert (other.ptr, other.size) == (buf.ptr, buf.size)
+
+
+def test_rollout_continues_from_nonterminal_states_only() -> None:
+    dyn, policy, shaper = ShiftDynamics(1), ConstantPolicy(0.5, 1), FixedPenalty(0.25)
+    starts = torch.tensor([[0.0], [0.75], [2.0]])
+    buf = TransitionBuffer(100, 1, 1, "cpu")
+    stats = branched_rollout(
+        starts, length=3, chunk_size=2, dynamics=dyn, reward_shaper=shaper, buffer=buf,
+        policy=policy, agent=None, action_low=-torch.ones(1), action_high=torch.ones(1),
+    )
+    # start 0.0: 0.5, 1.0, 1.5(done) -> 3 rows; start 0.75: 1.25(done) -> 1; 2.0: 2.5(done) -> 1
+    assert len(buf) == 5
+    assert int(stats.transitions) == 5
+    assert sorted(buf.obs[:5, 0].tolist()) == [0.0, 0.5, 0.75, 1.0, 2.0]
+    assert int(buf.terminals[:5].sum()) == 3
+    assert torch.allclose(buf.rewards[:5], buf.obs[:5, 0] - 0.25)
+    m = stats.metrics()
+    assert torch.isclose(m["rollout/terminal_rate"], torch.tensor(3 / 5))
+    assert torch.isclose(m["reward_shaper/penalty_mean"], torch.tensor(0.25))
+    assert torch.isclose(m["rollout/length_mean"], torch.tensor(5 / 3))
+
+
+def test_rollout_chunking_does_not_change_the_buffer_contents() -> None:
+    dyn, policy, shaper = ShiftDynamics(2), ConstantPolicy(0.3, 2), FixedPenalty(0.0)
+    starts = torch.rand(37, 2, generator=torch.Generator().manual_seed(3))
+    bufs = []
+    for chunk in (37, 5):
+        buf = TransitionBuffer(1000, 2, 2, "cpu")
+        branched_rollout(
+            starts, length=4, chunk_size=chunk, dynamics=dyn, reward_shaper=shaper, buffer=buf,
+            policy=policy, agent=None, action_low=-torch.ones(2), action_high=torch.ones(2),
+        )
+        bufs.append(buf)
+    a, b = bufs
+    assert len(a) == len(b)
+    key = lambda buf: sorted(map(tuple, buf.obs[: len(buf)].tolist()))  # noqa: E731
+    assert key(a) == key(b)
+
+
+def test_uniform_actions_stay_in_the_box() -> None:
+    dyn, shaper = ShiftDynamics(2), FixedPenalty(0.0)
+    buf = TransitionBuffer(1000, 2, 2, "cpu")
+    low, high = torch.tensor([-0.1, 0.0]), torch.tensor([0.1, 0.05])
+    branched_rollout(
+        torch.zeros(50, 2), length=1, chunk_size=50, dynamics=dyn, reward_shaper=shaper,
+        buffer=buf, policy=None, agent=None, action_low=low, action_high=high, actions="uniform",
+    )
+    acts = buf.actions[: len(buf)]
+    assert (acts >= low).all() and (acts <= high).all() and acts.std(0).min() > 0
