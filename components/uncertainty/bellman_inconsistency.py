@@ -1,0 +1,39 @@
+"""Config of the ``bellman_inconsistency`` uncertainty (torch-free)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from compose.registry import ComponentConfig
+
+__all__ = ["BellmanInconsistencyConfig"]
+
+
+class BellmanInconsistencyConfig(ComponentConfig):
+    """MOBILE's model-Bellman inconsistency: the std over members of each member's backup.
+
+    MOBILE (Sun et al. 2023) as written in VIPO App. D Eq. 20:
+    U(s, a) = Std_i( gamma * E_{s'_j ~ P^i(s, a), a'_j ~ pi(s'_j)} [min_k Qbar_k(s'_j, a'_j)] ),
+    the expectation estimated with ``samples`` next states per member. As in Eq. 20 the
+    backup has neither the predicted reward nor a (1 - done) factor.
+    Why ``members: all``: MOBILE's reference code uses every member of the ensemble, not
+    only the elites; ``elites`` is offered for ablations. Std is the sample std over members
+    (Bessel-corrected, ``unbiased``), as torch's and the reference's default.
+    """
+
+    kind: ClassVar[str] = "uncertainty"
+
+    type: Literal["bellman_inconsistency"] = "bellman_inconsistency"
+    samples: int = Field(10, gt=0, description="next states N drawn per member (MOBILE: 10)")
+    members: Literal["all", "elites"] = Field(
+        "all", description="ensemble members whose backups enter the std"
+    )
+    unbiased: bool = Field(True, description="Bessel-corrected std over members")
+
+    def build(self, ctx: Any) -> Any:
+        """Make the uncertainty estimator."""
+        from components.uncertainty._bellman_inconsistency import BellmanInconsistency
+
+        return BellmanInconsistency(self, ctx)
