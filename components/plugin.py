@@ -15,6 +15,11 @@ from compose.registry import ComponentConfig, Registry
 
 #: Config modules of the built-in components, relative to this package.
 BUILTIN_MODULES: tuple[str, ...] = (
+    "policies.tanh_gaussian",
+    "critic_targets.sac",
+    "critic_targets.penalized_sac",
+    "actor_objectives.sac",
+    "uncertainty.bellman_inconsistency",
     "dynamics.gaussian_ensemble",
 )
 
