@@ -1,0 +1,337 @@
+"""Recipe composition: ``extends:``, ``per_dataset:`` tables and ``--set`` overrides.
+
+Every operation works on located trees (:class:`~compose.recipe.loader.Tree`), so each node
+of the result still knows where its winning value was written. Problems are collected, not
+raised one by one.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from compose.recipe._schema_walk import PathError, SNode, walk
+from compose.recipe.errors import Location, Problem, RecipeError
+from compose.recipe.loader import NodeLoc, PathT, Tree, load_file, parse_value
+from compose.registry import KINDS, Registry, suggest
+
+__all__ = [
+    "Override",
+    "apply_overrides",
+    "apply_per_dataset",
+    "compose_file",
+    "deep_merge",
+    "find_recipe",
+    "parse_override",
+]
+
+SUFFIXES = (".yaml", ".yml")
+
+
+# ----------------------------------------------------------------------------- merging
+
+
+def deep_merge(base: Tree, over: Tree) -> Tree:
+    """``over`` on top of ``base``: mappings merge recursively, lists and scalars replace."""
+    data = _merge(base.data, over.data)
+    locs = dict(base.locs)
+    _merge_locs(base.data, over, (), locs)
+    return Tree(data, locs)
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for key, value in over.items():
+            out[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(over)
+
+
+def _merge_locs(base: Any, over: Tree, path: PathT, locs: dict[PathT, NodeLoc]) -> None:
+    if isinstance(base, dict) and isinstance(over.data, dict):
+        if () in over.locs:
+            locs[path] = _keep_key(locs.get(path), over.locs[()])
+        for key in over.data:
+            _merge_locs(base.get(key, _MISSING), over.subtree((key,)), path + (key,), locs)
+        return
+    _replace_locs(locs, path, over)
+
+
+_MISSING = object()
+
+
+def _keep_key(old: NodeLoc | None, new: NodeLoc) -> NodeLoc:
+    return NodeLoc(new.value, new.key or (old.key if old else None))
+
+
+def _replace_locs(locs: dict[PathT, NodeLoc], path: PathT, over: Tree) -> None:
+    """Drop every location below ``path`` and put ``over``'s there."""
+    n = len(path)
+    for p in [p for p in locs if p[:n] == path and len(p) > n]:
+        del locs[p]
+    old = locs.get(path)
+    for p, loc in over.locs.items():
+        locs[path + p] = loc
+    if () in over.locs:
+        locs[path] = _keep_key(old, over.locs[()])
+
+
+# ----------------------------------------------------------------------------- extends
+
+
+def _candidates(ref: str, here: Path | None, search: Sequence[Path]) -> list[Path]:
+    names = [ref] if ref.endswith(SUFFIXES) else [ref + s for s in SUFFIXES] + [ref]
+    folders = ([here] if here is not None else []) + list(search)
+    return [folder / name for folder in folders for name in names]
+
+
+def _known_names(here: Path | None, search: Sequence[Path]) -> list[str]:
+    names: list[str] = []
+    for folder in ([here] if here else []) + list(search):
+        if folder.is_dir():
+            names += [p.stem for p in sorted(folder.iterdir()) if p.suffix in SUFFIXES]
+    return names
+
+
+def find_recipe(ref: str, here: Path | None, search: Sequence[Path]) -> Path | str:
+    """The file ``ref`` names (a path relative to ``here``, or a name in ``search``).
+
+    Returns an error message (looked where, did-you-mean) when there is none.
+    """
+    for path in _candidates(ref, here, search):
+        if path.is_file():
+            return path.resolve()
+    folders = ([here] if here is not None else []) + [p for p in search if p != here]
+    looked = ", ".join(str(f) for f in folders) or "(no recipe folders)"
+    hint = suggest(Path(ref).stem, _known_names(here, search))
+    extra = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
+    return f"recipe '{ref}' not found (looked in: {looked}){extra}"
+
+
+def compose_file(path: Path, search: Sequence[Path], problems: list[Problem]) -> Tree | None:
+    """Load ``path`` with everything it ``extends:`` merged below it (recursively)."""
+    return _compose(path.resolve(), search, problems, ())
+
+
+def _compose(
+    path: Path, search: Sequence[Path], problems: list[Problem], chain: tuple[Path, ...]
+) -> Tree | None:
+    try:
+        tree = load_file(path)
+    except RecipeError as exc:
+        problems.extend(exc.problems)
+        return None
+    data: dict[str, Any] = tree.data
+    if "extends" not in data:
+        return tree
+    ext_tree = tree.subtree(("extends",))
+    refs = data.pop("extends")
+    ext_loc = tree.locs.get(("extends",), NodeLoc(Location(path)))
+    tree.locs = {p: v for p, v in tree.locs.items() if p[:1] != ("extends",)}
+    if isinstance(refs, str):
+        items: list[tuple[str, Location]] = [(refs, ext_loc.value)]
+    elif isinstance(refs, list) and all(isinstance(r, str) for r in refs):
+        items = [(r, ext_tree.locs[(i,)].value) for i, r in enumerate(refs)]
+    else:
+        problems.append(
+            Problem(ext_loc.value, "extends", "expected a recipe name or a list of recipe names")
+        )
+        return tree
+    merged: Tree | None = None
+    for i, (ref, loc) in enumerate(items):
+        where = "extends" if isinstance(refs, str) else f"extends.{i}"
+        found = find_recipe(ref, path.parent, search)
+        if isinstance(found, str):
+            problems.append(Problem(loc, where, found))
+            continue
+        if found in chain or found == path:
+            cycle = " -> ".join(p.name for p in (*chain, path, found))
+            problems.append(Problem(loc, where, f"extends cycle: {cycle}; remove one of these extends"))
+            continue
+        parent = _compose(found, search, problems, (*chain, path))
+        if parent is not None:
+            merged = parent if merged is None else deep_merge(merged, parent)
+    return tree if merged is None else deep_merge(merged, tree)
+
+
+# ----------------------------------------------------------------------------- setting paths
+
+
+def _split(dotted: str) -> list[str | int]:
+    return [int(p) if p.isdigit() else p for p in dotted.split(".")]
+
+
+def _set(
+    tree: Tree,
+    parts: Sequence[str | int],
+    nodes: list[SNode],
+    value: Tree,
+    *,
+    append: bool,
+    origin: Location,
+) -> str | None:
+    """Set (or append to) ``parts`` in ``tree``; an error message when it cannot be done."""
+    data = tree.data
+    path: PathT = ()
+    for i, part in enumerate(parts[:-1]):
+        node = nodes[i + 1]
+        child_path = path + (part,)
+        if isinstance(part, int):
+            if not isinstance(data, list) or part >= len(data):
+                size = len(data) if isinstance(data, list) else 0
+                return f"index {part} is out of range ({size} item{'s' if size != 1 else ''})"
+            nxt = data[part]
+        else:
+            if not isinstance(data, dict):
+                return f"'{'.'.join(map(str, path))}' is not a mapping"
+            nxt = data.get(part)
+            if nxt is None:
+                nxt = [] if node.kind == "list" else {}
+                data[part] = nxt
+                tree.locs.setdefault(child_path, NodeLoc(origin, origin))
+        if isinstance(nxt, str) and node.kind == "slot" and node.slot is not None:
+            nxt = {KINDS[node.slot.kind].tag: nxt}
+        if isinstance(part, int):
+            data[part] = nxt
+        else:
+            data[part] = nxt
+        data, path = nxt, child_path
+    last = parts[-1]
+    final = nodes[-1]
+    target = path + (last,)
+    if append:
+        if final.kind != "list":
+            return "'+=' appends to a list, but this is not a list; use '='"
+        if isinstance(last, int):
+            return "'+=' needs the path of a list, not of one of its items"
+        if not isinstance(data, dict):
+            return "the parent is not a mapping"
+        items = data.get(last)
+        if items is None:
+            items = data[last] = []
+            tree.locs[target] = NodeLoc(origin, origin)
+        if not isinstance(items, list):
+            return "'+=' appends to a list, but the current value is not a list"
+        index = len(items)
+        items.append(copy.deepcopy(value.data))
+        _replace_locs(tree.locs, target + (index,), value)
+        return None
+    if isinstance(last, int):
+        if not isinstance(data, list) or last >= len(data):
+            size = len(data) if isinstance(data, list) else 0
+            return f"index {last} is out of range ({size} item{'s' if size != 1 else ''}); use '+=' to append"
+        data[last] = copy.deepcopy(value.data)
+    else:
+        if not isinstance(data, dict):
+            return "the parent is not a mapping"
+        data[last] = copy.deepcopy(value.data)
+    _replace_locs(tree.locs, target, value)
+    return None
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+class Override:
+    """One ``--set path=value`` (or ``path+=value``) argument."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.location = Location(override=text)
+        self.error: str | None = None
+        self.append = False
+        self.parts: list[str | int] = []
+        self.value: Tree | None = None
+        if "=" not in text:
+            self.error = "expected path=value (or path+=value to append to a list)"
+            return
+        left, raw = text.split("=", 1)
+        if left.endswith("+"):
+            self.append, left = True, left[:-1]
+        left = left.strip()
+        if not left or any(p == "" for p in left.split(".")):
+            self.error = "expected a dotted path before '=' (like critic.lr=3e-4)"
+            return
+        self.parts = _split(left)
+        try:
+            self.value = parse_value(raw, text)
+        except RecipeError as exc:
+            self.error = "; ".join(p.message for p in exc.problems)
+
+    @property
+    def path(self) -> str:
+        """The dotted path this override sets."""
+        return ".".join(str(p) for p in self.parts)
+
+
+def parse_override(text: str) -> Override:
+    """Parse one ``--set`` argument."""
+    return Override(text)
+
+
+def apply_overrides(
+    tree: Tree,
+    overrides: Sequence[Override],
+    model: type[BaseModel],
+    registry: Registry,
+    problems: list[Problem] | None,
+) -> None:
+    """Apply overrides in order, checking each path against the schema."""
+    for ov in overrides:
+        message = ov.error
+        if message is None and ov.value is not None:
+            try:
+                nodes = walk(model, tree.data, ov.parts, registry)
+            except PathError as exc:
+                message = exc.message
+            else:
+                message = _set(tree, ov.parts, nodes, ov.value, append=ov.append, origin=ov.location)
+        if message is not None and problems is not None:
+            problems.append(Problem(ov.location, ov.path, message))
+
+
+def apply_per_dataset(
+    tree: Tree,
+    table: Tree,
+    dataset_id: str | None,
+    check_against: Any,
+    model: type[BaseModel],
+    registry: Registry,
+    problems: list[Problem],
+) -> None:
+    """Check every ``per_dataset`` entry's paths, then apply the entry for ``dataset_id``.
+
+    ``check_against`` is the data tree that selects component types while checking paths.
+    """
+    root_loc = table.locs.get((), NodeLoc(Location())).value
+    if not isinstance(table.data, dict):
+        problems.append(
+            Problem(root_loc, "per_dataset", "expected a mapping of dataset id -> {dotted.path: value}")
+        )
+        return
+    for ds, entry in table.data.items():
+        entry_loc = table.locs.get((ds,), NodeLoc(root_loc)).value
+        if not isinstance(entry, dict):
+            problems.append(
+                Problem(entry_loc, f"per_dataset.{ds}", "expected a mapping of dotted.path: value")
+            )
+            continue
+        for dotted in entry:
+            loc = table.locs.get((ds, dotted), NodeLoc(entry_loc))
+            parts = _split(dotted)
+            try:
+                nodes = walk(model, check_against, parts, registry)
+            except PathError as exc:
+                problems.append(Problem(loc.best, f"per_dataset.{ds}.{dotted}", exc.message))
+                continue
+            if ds != dataset_id:
+                continue
+            value = table.subtree((ds, dotted))
+            message = _set(tree, parts, nodes, value, append=False, origin=loc.value)
+            if message is not None:
+                problems.append(Problem(loc.best, f"per_dataset.{ds}.{dotted}", message))
