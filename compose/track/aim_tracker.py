@@ -1,0 +1,85 @@
+"""Aim run tracking: one Aim run per training run, in a local repo or on an Aim server.
+
+Params hold the fully resolved recipe under ``recipe`` (so runs group by any recipe field in
+the Aim UI), the dataset, the recipe hash, the project's git commit and plugin versions.
+Metric names are ``<slot>/<term>`` (``critic_target/loss_critic``, ``eval/normalized_score``).
+"""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["AimTracker", "git_commit"]
+
+
+class AimTracker:
+    """An ``aim.Run`` in ``repo`` (a folder, or ``aim://host:port``); resumes ``run_hash``."""
+
+    def __init__(
+        self,
+        repo: str,
+        experiment: str | None = None,
+        run_hash: str | None = None,
+        tags: list[str] | tuple[str, ...] = (),
+    ) -> None:
+        import aim
+
+        if not repo.startswith("aim://"):
+            path = Path(repo)
+            path.mkdir(parents=True, exist_ok=True)
+            if not aim.Repo.exists(str(path)):
+                aim.Repo.from_path(str(path), init=True)
+            repo = str(path)
+        self._run = aim.Run(
+            run_hash=run_hash,
+            repo=repo,
+            experiment=experiment if run_hash is None else None,
+            system_tracking_interval=None,
+            log_system_params=False,
+            capture_terminal_logs=False,
+        )
+        existing = set(self._run.props.tags) if run_hash else set()
+        for tag in tags:
+            if tag not in existing:
+                self._run.add_tag(tag)
+        self.run_hash: str | None = self._run.hash
+
+    def params(self, params: Mapping[str, Any]) -> None:
+        """``run[key] = value`` for every top-level key."""
+        for key, value in params.items():
+            self._run[key] = value
+
+    def metrics(
+        self, values: Mapping[str, float], step: int, context: Mapping[str, Any] | None = None
+    ) -> None:
+        """Track each finite scalar under its name at ``step``."""
+        for name, value in values.items():
+            value = float(value)
+            if math.isfinite(value):
+                self._run.track(value, name=name, step=step, context=dict(context or {}))
+
+    def close(self) -> None:
+        """Finalize the run."""
+        self._run.close()
+
+
+def git_commit(path: Path | None = None) -> str | None:
+    """The project's git commit (``+dirty`` if modified), or None outside a checkout."""
+    where = path or Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where, capture_output=True, text=True, timeout=5,
+        )
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None

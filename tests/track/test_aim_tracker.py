@@ -1,0 +1,77 @@
+"""Aim runs are written to a real repo and read back with Aim's own SDK."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from compose.track import NullTracker, SafeTracker
+from compose.track.aim_tracker import AimTracker, git_commit
+
+
+def read_run(repo_dir: Path, run_hash: str) -> Any:
+    """The run as Aim's SDK reads it (after indexing, which ``aim up`` would do)."""
+    import aim
+    from aim.sdk.index_manager import RepoIndexManager
+
+    repo = aim.Repo(str(repo_dir))
+    RepoIndexManager.get_index_manager(repo).index(run_hash)
+    run = repo.get_run(run_hash)
+    assert run is not None, f"run {run_hash} not in {repo_dir}"
+    return run
+
+
+def metric_values(run: Any, name: str) -> list[tuple[int, float]]:
+    """(step, value) pairs of one metric series."""
+    for metric in run.metrics():
+        if metric.name == name:
+            steps, (values,) = metric.data.view("val").items_list()
+            return [(int(s), float(v)) for s, v in zip(steps, values, strict=True)]
+    raise AssertionError(f"metric {name} not found")
+
+
+def test_params_and_metrics_read_back_with_aim_sdk(tmp_path: Path) -> None:
+    repo_dir = tmp_path / "aimrepo"
+    tracker = AimTracker(str(repo_dir), experiment="mopo-test", tags=["ci", "tiny"])
+    resolved = {"name": "mopo-test", "rollout": {"length": 5}, "critic": {"lr": 3e-4}}
+    tracker.params({"recipe": resolved, "dataset": {"id": "compose/pendulum/medium-v0"}})
+    for step in (10, 20, 30):
+        tracker.metrics({"critic_target/loss_critic": step / 10, "bad": float("nan")}, step)
+    run_hash = tracker.run_hash
+    tracker.close()
+
+    # resuming appends to the same run
+    again = AimTracker(str(repo_dir), run_hash=run_hash, tags=["ci"])
+    again.metrics({"critic_target/loss_critic": 4.0}, 40)
+    assert again.run_hash == run_hash
+    again.close()
+
+    run = read_run(repo_dir, run_hash)
+    assert run["recipe"] == resolved
+    assert run["dataset"]["id"] == "compose/pendulum/medium-v0"
+    assert run.experiment == "mopo-test"
+    assert sorted(run.props.tags) == ["ci", "tiny"]
+    assert metric_values(run, "critic_target/loss_critic") == [
+        (10, 1.0), (20, 2.0), (30, 3.0), (40, 4.0)
+    ]
+    assert "bad" not in {m.name for m in run.metrics()}  # non-finite values are not tracked
+
+
+def test_safe_tracker_swallows_failures_once() -> None:
+    class Broken(NullTracker):
+        def metrics(self, values, step, context=None):  # type: ignore[no-untyped-def]
+            raise OSError("disk full")
+
+    stream = io.StringIO()
+    safe = SafeTracker(Broken(), stream=stream)
+    safe.metrics({"a": 1.0}, 1)
+    safe.metrics({"a": 2.0}, 2)
+    safe.close()
+    assert stream.getvalue().count("tracking failed") == 1
+    assert "disk full" in stream.getvalue()
+
+
+def test_git_commit_is_a_sha_in_this_checkout() -> None:
+    commit = git_commit()
+    assert commit is None or len(commit.split("+")[0]) == 40
