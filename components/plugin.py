@@ -21,6 +21,10 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "actor_objectives.sac",
     "uncertainty.bellman_inconsistency",
     "dynamics.gaussian_ensemble",
+    "aux_losses.adversarial_value",
+    "aux_losses.robust_value_aware",
+    "model_learners.bilevel_reweighted",
+    "model_learners.alternating_mle",
 )
 
 

@@ -1,0 +1,37 @@
+"""``alternating_mle``: MLE + model aux losses on a policy-phase schedule (RAMBO Eq. 2)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from components.model_learners._bilevel_reweighted import PolicyPhaseLearner, sum_losses
+from compose.kinds import UpdateInputs
+
+__all__ = ["AlternatingMLE"]
+
+
+class AlternatingMLE(PolicyPhaseLearner):
+    """One Adam step on sum_e mean_b -log T_e(s', r | s, a) + regularization + aux ``loss_*``.
+
+    Diagnostics: ``nll``, ``model_loss``, ``grad_norm`` (of the total loss) and every aux
+    term (``loss_adversarial_0``, ``aux0/adv_grad_norm``, ...).
+    """
+
+    def model_step(self, inputs: UpdateInputs) -> dict[str, Tensor]:
+        """Eq. 2's model update on the learner's real batch ``inputs.real``."""
+        dynamics, b = inputs.dynamics, inputs.real
+        nll = -dynamics.log_prob(b.obs, b.actions, b.next_obs, b.rewards).mean(-1).sum()
+        aux = self.aux_terms(inputs)
+        loss = nll + dynamics.regularization() + sum_losses(aux, nll)
+        self.model_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for p in dynamics.parameters() if p.grad is not None]
+        grad_norm = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params]))
+        self.model_optimizer.step()
+        return {
+            "nll": nll.detach(),
+            "model_loss": loss.detach(),
+            "grad_norm": grad_norm,
+            **{k: v.detach() for k, v in aux.items()},
+        }
