@@ -6,9 +6,9 @@ import copy
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from compose.kinds import Agent, BuildContext, Dynamics, ModelTransitions, Prediction
+from compose.kinds import Agent, BuildContext, Dynamics
 from compose.nn.q_ensemble import QEnsemble
 
 
@@ -30,40 +30,14 @@ def make_ctx(
     )
 
 
-class LinearGaussianDynamics(Dynamics):
-    """A tiny stand-in ensemble: member e predicts N(W_e [s, a] + b_e, softplus(V_e [s, a]))."""
+def make_dynamics(ctx: BuildContext, members: int = 4, elites: int = 2) -> Dynamics:
+    """A tiny ``gaussian_ensemble`` (random weights: enough for the agent-side tests)."""
+    from components.dynamics.gaussian_ensemble import GaussianEnsembleConfig
 
-    def __init__(self, obs_dim: int, act_dim: int, members: int = 4, elites: int = 2) -> None:
-        super().__init__()
-        self.members, self.obs_dim, self.act_dim = members, obs_dim, act_dim
-        g = torch.Generator().manual_seed(123)
-        d_in, d_out = obs_dim + act_dim, obs_dim + 1
-        self.w = nn.Parameter(0.3 * torch.randn(members, d_in, d_out, generator=g))
-        self.b = nn.Parameter(0.1 * torch.randn(members, 1, d_out, generator=g))
-        self.v = nn.Parameter(0.3 * torch.randn(members, d_in, d_out, generator=g))
-        self.register_buffer("elites", torch.arange(elites))
-
-    def fit_normalizer(self, obs: Tensor, actions: Tensor, targets: Tensor) -> None:
-        """Nothing to fit."""
-
-    def predict(self, obs: Tensor, actions: Tensor) -> Prediction:
-        """All members' Gaussians over (delta s, r)."""
-        x = torch.cat([obs, actions], -1)
-        mean = torch.einsum("bi,eio->ebo", x, self.w) + self.b
-        std = nn.functional.softplus(torch.einsum("bi,eio->ebo", x, self.v)) + 0.05
-        return Prediction(mean=mean, std=std, normalized_mean=mean, logvar=2 * std.log())
-
-    def sample(self, obs: Tensor, actions: Tensor, deterministic: bool = False) -> ModelTransitions:
-        """Not needed by these tests."""
-        raise NotImplementedError
-
-    def log_prob(self, obs: Tensor, actions: Tensor, next_obs: Tensor, rewards: Tensor) -> Tensor:
-        """Not needed by these tests."""
-        raise NotImplementedError
-
-    def set_elites(self, indices: Tensor) -> None:
-        """Choose the elites."""
-        self.elites = indices
+    config = GaussianEnsembleConfig(
+        members=members, elites=elites, hidden=[16, 16], weight_decay=[0.0, 0.0, 0.0]
+    )
+    return config.build(ctx)
 
 
 def make_agent(
