@@ -9,7 +9,6 @@ import sys
 
 import pytest
 import torch
-
 from romi_helpers import make_setup
 
 torch.set_num_threads(1)
