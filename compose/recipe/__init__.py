@@ -156,6 +156,9 @@ def load_recipe(
         recipe = model.model_validate(copy.deepcopy(resolved))
     except ValidationError as exc:
         found = problems_from_validation(exc, resolved, tree.locs, model, registry, root)
+        if any(p.path.startswith("extends") for p in problems):
+            # A recipe whose parents failed to load misses their fields: do not pile on.
+            found = [p for p in found if not p.message.startswith("required field is missing")]
         problems += sorted(found, key=Problem.sort_key)
         recipe = None
     if problems or recipe is None:

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from compose.recipe._schema_walk import PathError, SNode, walk
-from compose.recipe.errors import Location, Problem, RecipeError
+from compose.recipe.errors import Location, Problem, RecipeError, _display
 from compose.recipe.loader import NodeLoc, PathT, Tree, load_file, parse_value
 from compose.registry import KINDS, Registry, suggest
 
@@ -36,15 +36,32 @@ SUFFIXES = (".yaml", ".yml")
 
 
 def deep_merge(base: Tree, over: Tree) -> Tree:
-    """``over`` on top of ``base``: mappings merge recursively, lists and scalars replace."""
+    """``over`` on top of ``base``: mappings merge recursively, lists and scalars replace.
+
+    A component mapping whose ``type`` differs from the one below replaces it whole.
+    """
     data = _merge(base.data, over.data)
     locs = dict(base.locs)
     _merge_locs(base.data, over, (), locs)
     return Tree(data, locs)
 
 
+def _mergeable(base: Any, over: Any) -> bool:
+    """Two mappings merge, unless they select different components (then ``over`` replaces).
+
+    Why: ``critic_target: {type: mixed_min_max}`` over a ``penalized_sac`` must not inherit
+    ``beta`` and ``uncertainty``, which the new component does not have.
+    """
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return False
+    return not any(t in base and t in over and base[t] != over[t] for t in _TAGS)
+
+
+_TAGS = sorted({k.tag for k in KINDS.values()})
+
+
 def _merge(base: Any, over: Any) -> Any:
-    if isinstance(base, dict) and isinstance(over, dict):
+    if _mergeable(base, over):
         out = dict(base)
         for key, value in over.items():
             out[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
@@ -53,7 +70,7 @@ def _merge(base: Any, over: Any) -> Any:
 
 
 def _merge_locs(base: Any, over: Tree, path: PathT, locs: dict[PathT, NodeLoc]) -> None:
-    if isinstance(base, dict) and isinstance(over.data, dict):
+    if _mergeable(base, over.data):
         if () in over.locs:
             locs[path] = _keep_key(locs.get(path), over.locs[()])
         for key in over.data:
@@ -107,8 +124,13 @@ def find_recipe(ref: str, here: Path | None, search: Sequence[Path]) -> Path | s
         if path.is_file():
             return path.resolve()
     folders = ([here] if here is not None else []) + [p for p in search if p != here]
-    looked = ", ".join(str(f) for f in folders) or "(no recipe folders)"
-    hint = suggest(Path(ref).stem, _known_names(here, search))
+    looked = ", ".join(_display(f) for f in folders if f.is_dir()) or "(no recipe folders)"
+    sub = Path(ref).parent
+    if str(sub) not in ("", ".") and here is not None:
+        prefix = sub.as_posix().rstrip("/") + "/"
+        hint = [prefix + h for h in suggest(Path(ref).stem, _known_names(here / sub, []))]
+    else:
+        hint = suggest(Path(ref).stem, _known_names(here, search))
     extra = f"; did you mean {' or '.join(repr(h) for h in hint)}?" if hint else ""
     return f"recipe '{ref}' not found (looked in: {looked}){extra}"
 

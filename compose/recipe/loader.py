@@ -165,7 +165,9 @@ def load_text(text: str, file: Path | None = None, *, override: str | None = Non
             if mark is not None
             else Location(file)
         )
-        what = " ".join(s for s in (exc.context, exc.problem) if s) or "invalid YAML"
+        what = ": ".join(s for s in (exc.context, exc.problem) if s) or "invalid YAML"
+        if exc.context_mark is not None and mark is not None and exc.context_mark.line != mark.line:
+            what += f" (the construct starts on line {exc.context_mark.line + 1})"
         raise RecipeError([Problem(where, "", f"YAML syntax error: {what}")]) from None
     except YAMLError as exc:
         where = Location(override=override) if override is not None else Location(file)

@@ -119,6 +119,15 @@ class PenalizedSac(ComponentConfig):
     uncertainty: UncertaintySlot
 
 
+class MixedMinMax(ComponentConfig):
+    """A test AMPL-like critic target without entropy."""
+
+    kind: ClassVar[str] = "critic_target"
+    needs_log_prob: ClassVar[bool] = False
+    type: Literal["mixed_min_max"] = "mixed_min_max"
+    c: float = Field(0.75, ge=0, le=1)
+
+
 class SacActor(ComponentConfig):
     """A test SAC actor objective."""
 
@@ -155,11 +164,11 @@ class Implicit(ComponentConfig):
     noise_dim: int = Field(8, gt=0)
 
 
-class Minari(ComponentConfig):
-    """A test Minari dataset source."""
+class ToyData(ComponentConfig):
+    """A test dataset source."""
 
     kind: ClassVar[str] = "dataset"
-    source: Literal["minari"] = "minari"
+    source: Literal["toy"] = "toy"
     id: str = Field(min_length=1)
 
 
@@ -176,6 +185,7 @@ CONFIGS: tuple[type[ComponentConfig], ...] = (
     UncertaintyPenalty,
     SacTarget,
     PenalizedSac,
+    MixedMinMax,
     SacActor,
     QNormalized,
     TanhGaussian,
@@ -193,4 +203,4 @@ def compose_register_components(registry: Registry) -> None:
 @hookimpl
 def compose_register_dataset_sources(registry: Registry) -> None:
     """Register the test dataset source."""
-    registry.add(Minari)
+    registry.add(ToyData)
