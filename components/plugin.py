@@ -25,6 +25,14 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "aux_losses.robust_value_aware",
     "model_learners.bilevel_reweighted",
     "model_learners.alternating_mle",
+    "policies.implicit",
+    "critic_targets.mixed_min_max",
+    "actor_objectives.q_normalized",
+    "aux_losses.rollout_discriminator",
+    "aux_losses.conservative_q",
+    "reward_shapers.classifier_log_ratio",
+    "critic_targets.fdiv_dual",
+    "actor_objectives.fdiv_dual",
 )
 
 

@@ -1,0 +1,37 @@
+"""Config of the ``mixed_min_max`` critic target (torch-free)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from compose.registry import ComponentConfig
+
+__all__ = ["MixedMinMaxConfig"]
+
+
+class MixedMinMaxConfig(ComponentConfig):
+    """AMPL's conservative target y = r + gamma (c min_k Qbar_k + (1 - c) max_k Qbar_k), Huber loss.
+
+    AMPL (ampl.txt) Sec. 3.4, Eq. 12-13: a' ~ pi(s'), c = 0.75, every critic regressed on
+    the same y with the Huber loss. No entropy term (AMPL's policy is implicit).
+    Why the current policy for a': Eq. 12 writes a target policy pi_phi'; the Agent
+    contract exposes no target policy, and with tau = 5e-3 on a policy trained at lr 1e-4
+    the two differ little. Why ``huber_delta`` = 1: the usual Huber threshold (PyTorch's
+    default ``smooth_l1``/``huber_loss``); the paper does not state its value.
+    """
+
+    kind: ClassVar[str] = "critic_target"
+    needs_log_prob: ClassVar[bool] = False
+
+    type: Literal["mixed_min_max"] = "mixed_min_max"
+    c: float = Field(0.75, ge=0.0, le=1.0, description="weight of the min over target critics (Eq. 12)")
+    loss: Literal["huber", "mse"] = Field("huber", description="regression loss (Eq. 13: Huber)")
+    huber_delta: float = Field(1.0, gt=0.0, description="Huber threshold")
+
+    def build(self, ctx: Any) -> Any:
+        """Make the critic target."""
+        from components.critic_targets._mixed_min_max import MixedMinMaxTarget
+
+        return MixedMinMaxTarget(self, ctx)
