@@ -1,0 +1,396 @@
+"""The trainer: build, model phase, policy phase, evaluation, checkpoints, summary.
+
+Reference: design.md Sec. 5; MBPO (Janner et al. 2019) Algorithm 2 and MOPO (Yu et al.
+2020) Algorithm 2 for the policy phase. Nothing here names an algorithm: every difference
+between MBPO, MOPO, MOBILE, ... lives in the components of the recipe.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from compose.kinds import Batch, UpdateInputs
+from compose.train.buffers import TransitionBuffer
+from compose.train.build import Parts, build_parts, dataset_fingerprint
+from compose.train.checkpoint import (
+    atomic_save,
+    compare_meta,
+    load_checkpoint,
+    load_component_state,
+)
+from compose.train.model_phase import run_model_phase
+from compose.train.progress import RunProgress, summary_table
+from compose.train.rollout import branched_rollout
+from compose.train.runtime import apply_runtime, get_rng_state, seed_everything, set_rng_state
+from compose.train.step import UpdateStep
+from compose.train.watch import NonFiniteError, NonFiniteWatch
+
+__all__ = ["Interrupted", "RunOptions", "train"]
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class Interrupted(Exception):
+    """Ctrl-C: the run saved a checkpoint (``checkpoint`` path, or None) and stopped."""
+
+    def __init__(self, step: int, checkpoint: str | None) -> None:
+        self.step = step
+        self.checkpoint = checkpoint
+        super().__init__(f"interrupted at step {step}")
+
+
+@dataclass
+class RunOptions:
+    """How to run a loaded recipe (not part of the recipe's mathematics)."""
+
+    run_dir: Path
+    track: bool = True
+    resume: bool = False
+    profile: list[str] = field(default_factory=list)
+    console: Console | None = None
+
+
+def _version() -> str:
+    from compose.plugins import _own_version
+
+    return _own_version()
+
+
+class Trainer:
+    """Holds the run's state; :meth:`run` executes it end to end."""
+
+    def __init__(self, loaded: Any, opts: RunOptions) -> None:
+        self.loaded, self.recipe, self.opts = loaded, loaded.recipe, opts
+        self.console = opts.console or Console(stderr=True)
+        self.run_dir = Path(opts.run_dir)
+        self.ckpt_path = self.run_dir / CHECKPOINT
+        self.last_checkpoint: str | None = None
+        self.stop_requested = False
+        self.summary: dict[str, Any] = {"name": self.recipe.name, "run_dir": str(self.run_dir)}
+
+    # -- set-up ---------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Runtime, data, components, tracker, buffers, and (on resume) the checkpoint."""
+        r = self.recipe
+        self.device = apply_runtime(r.runtime, r.seed)
+        self.console.print(f"[bold]{r.name}[/]: device {self.device}, seed {r.seed}")
+        data = r.dataset.load().to(self.device)
+        self.info = data.info
+        self.fingerprint = dataset_fingerprint(data)
+        self.console.print(
+            f"dataset {self.info.dataset_id}: {len(data)} transitions, env {self.info.env_id}"
+        )
+        self.parts: Parts = build_parts(r, data, self.device)
+        self.meta = {
+            "recipe": json.dumps(self.loaded.resolved, sort_keys=True),
+            "recipe_hash": self.loaded.hash,
+            "dataset_id": self.info.dataset_id,
+            "dataset_fingerprint": self.fingerprint,
+            "version": _version(),
+        }
+        d = data
+        self.real = TransitionBuffer.from_tensors(
+            d.obs, d.actions, d.rewards, d.next_obs, d.terminals.bool(), self.device
+        )
+        ro = r.rollout
+        self.model_buffer = TransitionBuffer(
+            ro.batch_size * ro.length * ro.retain, self.info.obs_dim, self.info.act_dim, self.device
+        )
+        self.step = 0
+        self.wall_before = 0.0
+        self.eval_history: list[dict[str, float]] = []
+        self.model_metrics: dict[str, Any] = {}
+        run_hash = None
+        if self.opts.resume:
+            state = load_checkpoint(self.ckpt_path, self.device)
+            compare_meta(state["meta"], self.meta)
+            self._restore(state)
+            run_hash = state["meta"].get("aim_run_hash")
+        from compose.track import make_tracker
+
+        self.tracker = make_tracker(r.track, r.name, enabled=self.opts.track, run_hash=run_hash)
+        self.meta["aim_run_hash"] = self.tracker.run_hash
+        if not self.opts.resume:
+            self.tracker.params(self._params())
+        self.watch = NonFiniteWatch(self.device)
+        self.update = UpdateStep(self.parts, r.train.tau)
+        self.step_fn = torch.compile(self.update) if r.runtime.compile else self.update
+
+    def _params(self) -> dict[str, Any]:
+        from compose.plugins import load_plugins
+        from compose.track.aim_tracker import git_commit
+
+        info = self.info
+        return {
+            "recipe": self.loaded.resolved,
+            "recipe_hash": self.loaded.hash,
+            "recipe_source": str(self.loaded.source),
+            "dataset": {
+                "id": info.dataset_id,
+                "source": info.source,
+                "env_id": info.env_id,
+                "provenance": info.provenance,
+                "n_transitions": info.n_transitions,
+                "fingerprint": self.fingerprint,
+            },
+            "git_commit": git_commit(),
+            "plugins": load_plugins().versions(),
+            "profile": list(self.opts.profile),
+            "run_dir": str(self.run_dir),
+        }
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        p = self.parts
+        return {
+            "format": 1,
+            "meta": dict(self.meta),
+            "step": self.step,
+            "components": {slot: c.checkpoint_state() for slot, c in p.components().items()},
+            "critic": p.critic.state_dict(),
+            "target_critic": p.target_critic.state_dict(),
+            "optimizers": {
+                "critic": p.critic_optim.state_dict(),
+                "policy": p.policy_optim.state_dict(),
+            },
+            "model_buffer": (
+                self.model_buffer.state_dict() if self.recipe.checkpoint.keep_buffer else None
+            ),
+            "rng": get_rng_state(),
+            "progress": {
+                "wall_time_s": self.wall_before + (time.perf_counter() - self.t_start),
+                "eval_history": self.eval_history,
+                "model_metrics": json.dumps(self.model_metrics),
+            },
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        p = self.parts
+        comps = p.components()
+        for slot, comp_state in state["components"].items():
+            load_component_state(comps[slot], comp_state)
+        p.critic.load_state_dict(state["critic"])
+        p.target_critic.load_state_dict(state["target_critic"])
+        p.critic_optim.load_state_dict(state["optimizers"]["critic"])
+        p.policy_optim.load_state_dict(state["optimizers"]["policy"])
+        if state.get("model_buffer") is not None:
+            self.model_buffer.load_state_dict(state["model_buffer"])
+        set_rng_state(state["rng"])
+        p.dynamics.eval()
+        self.step = int(state["step"])
+        prog = state["progress"]
+        self.wall_before = float(prog["wall_time_s"])
+        self.eval_history = list(prog["eval_history"])
+        self.model_metrics = json.loads(prog["model_metrics"])
+        self.console.print(f"resumed from {self.ckpt_path} at step {self.step}")
+
+    def save(self) -> str:
+        """Write the checkpoint atomically (only after checking every value was finite)."""
+        self.watch.check(self.last_checkpoint)
+        atomic_save(self._state(), self.ckpt_path)
+        self.last_checkpoint = str(self.ckpt_path)
+        return self.last_checkpoint
+
+    # -- phases ---------------------------------------------------------------------------
+    def model_phase(self) -> None:
+        """Fit or load the dynamics, log holdout metrics, reseed for the policy phase."""
+        def log(metrics: dict[str, float], step: int) -> None:
+            self.tracker.metrics({f"model_learner/{k}": v for k, v in metrics.items()}, step)
+
+        self.model_metrics = run_model_phase(
+            self.recipe, self.parts, self.fingerprint, log, self.console.print
+        )
+        shown = {k: v for k, v in self.model_metrics.items() if isinstance(v, float)}
+        self.tracker.metrics({f"model_learner/final_{k}": v for k, v in shown.items()}, 0)
+        self.console.print(
+            "model phase: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items())
+        )
+        # The policy phase draws the same random numbers whether the model came from the cache.
+        seed_everything(self.recipe.seed + 1)
+
+    def rollout(self) -> dict[str, torch.Tensor]:
+        """One round of branched rollouts from dataset states."""
+        r, p = self.recipe.rollout, self.parts
+        idx = torch.randint(0, len(self.real), (r.batch_size,), device=self.device)
+        stats = branched_rollout(
+            self.real.obs[idx],
+            length=r.length,
+            chunk_size=r.chunk_size,
+            dynamics=p.dynamics,
+            reward_shaper=p.reward_shaper,
+            buffer=self.model_buffer,
+            policy=p.policy,
+            agent=p.agent,
+            action_low=p.ctx.action_low,
+            action_high=p.ctx.action_high,
+            actions=r.actions,
+        )
+        metrics = stats.metrics()
+        metrics["rollout/buffer_size"] = torch.tensor(float(len(self.model_buffer)))
+        return metrics
+
+    def evaluate(self, episodes: int) -> dict[str, float]:
+        """Deterministic policy in the real env: raw return and normalized score."""
+        from compose.envs import evaluate
+
+        policy, device = self.parts.policy, self.device
+        result = evaluate(
+            lambda obs: policy.act(obs.to(device)).cpu(),
+            self.info.env_id,
+            episodes=episodes,
+            seed=self.recipe.seed + 10_000,
+            ref_min_score=self.info.ref_min_score,
+            ref_max_score=self.info.ref_max_score,
+        )
+        out = {"eval/return": result.mean_return, "eval/return_std": result.std_return}
+        if result.normalized_mean is not None:
+            out["eval/normalized_score"] = result.normalized_mean
+            out["eval/normalized_score_std"] = float(result.normalized_std or 0.0)
+        return out
+
+    def policy_phase(self) -> None:
+        """The gradient steps, with rollouts, logging, evaluation and checkpoints on schedule."""
+        r, p = self.recipe, self.parts
+        total, batch = r.train.steps, r.train.batch_size
+        n_real = int(round(batch * r.rollout.real_ratio))
+        n_model = batch - n_real
+        latest: dict[str, torch.Tensor] = {}
+        rollout_metrics: dict[str, torch.Tensor] = {}
+        score = ""
+        t_log, s_log = time.perf_counter(), self.step
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            with RunProgress(self.console, total, self.step, r.name) as bar:
+                while self.step < total:
+                    step = self.step
+                    if n_model > 0 and step % r.rollout.every == 0:
+                        rollout_metrics = self.rollout()
+                        self.watch.observe(step, rollout_metrics)
+                    real = self.real.sample(n_real)
+                    model = self.model_buffer.sample(n_model) if n_model > 0 else None
+                    inputs = UpdateInputs(
+                        step=step,
+                        real=real,
+                        model=model,
+                        batch=Batch.cat(real, model) if model is not None else real,
+                        agent=p.agent,
+                        dynamics=p.dynamics,
+                    )
+                    latest = self.step_fn(inputs)
+                    self.watch.observe(step, latest)
+                    self.step = done = step + 1
+
+                    if done % r.train.log_every == 0 or done == total:
+                        self.watch.check(self.last_checkpoint)
+                        now = time.perf_counter()
+                        rate = (done - s_log) / max(now - t_log, 1e-9)
+                        t_log, s_log = now, done
+                        self._log(latest, rollout_metrics, rate, done)
+                        bar.update(done, steps_per_s=rate)
+                    elif done % 10 == 0:
+                        bar.update(done)
+                    if done % r.eval.every == 0 and done != total:
+                        ev = self.evaluate(r.eval.episodes)
+                        self._record_eval(done, ev)
+                        score = _score_text(ev)
+                        bar.update(done, score=score)
+                    if done % r.checkpoint.every == 0:
+                        self.save()
+                    if self.stop_requested:
+                        raise Interrupted(done, self.save())
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        if self.stop_requested:  # a second Ctrl-C: stop now, keep the last checkpoint
+            raise KeyboardInterrupt
+        self.stop_requested = True
+        self.console.print("[yellow]Ctrl-C: saving a checkpoint after this step (again to abort)[/]")
+
+    def _log(
+        self,
+        latest: dict[str, torch.Tensor],
+        rollout_metrics: dict[str, torch.Tensor],
+        rate: float,
+        step: int,
+    ) -> None:
+        merged = {**latest, **rollout_metrics}
+        if not merged:
+            return
+        values = torch.stack([v.to(self.device, torch.float32).reshape(()) for v in merged.values()])
+        flat = dict(zip(merged, values.tolist(), strict=True))
+        flat["perf/steps_per_s"] = rate
+        self.tracker.metrics(flat, step)
+
+    def _record_eval(self, step: int, ev: dict[str, float]) -> None:
+        self.tracker.metrics(ev, step)
+        self.eval_history.append({"step": float(step), **ev})
+
+    # -- the whole run --------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Execute the run; returns the summary (also written to ``summary.json``)."""
+        self.t_start = time.perf_counter()
+        self.setup()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        status = "finished"
+        try:
+            if not self.opts.resume:
+                self.model_phase()
+            t_policy, s_policy = time.perf_counter(), self.step
+            self.policy_phase()
+            policy_s = time.perf_counter() - t_policy
+            self.summary["steps_per_s"] = (self.step - s_policy) / max(policy_s, 1e-9)
+            episodes = self.recipe.eval.final_episodes or self.recipe.eval.episodes
+            ev = self.evaluate(episodes)
+            self._record_eval(self.step, ev)
+            self.save()
+            self.summary["final_return"] = ev["eval/return"]
+            self.summary["final_normalized_score"] = ev.get("eval/normalized_score")
+        except Interrupted:
+            status = "interrupted"
+            raise
+        except NonFiniteError:
+            status = "failed: non-finite values"
+            raise
+        except KeyboardInterrupt:
+            status = "aborted"
+            raise
+        finally:
+            self.summary.update(
+                status=status,
+                steps=self.step,
+                wall_time_s=self.wall_before + (time.perf_counter() - self.t_start),
+                model_phase_s=self.model_metrics.get("seconds"),
+                model_metrics=self.model_metrics,
+                aim_run_hash=self.tracker.run_hash if hasattr(self, "tracker") else None,
+                recipe_hash=self.loaded.hash,
+                dataset_id=getattr(getattr(self, "info", None), "dataset_id", None),
+                evals=self.eval_history,
+                profile=list(self.opts.profile),
+                last_checkpoint=self.last_checkpoint,
+            )
+            if self.run_dir.is_dir():
+                (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2))
+            if hasattr(self, "tracker"):
+                self.tracker.close()
+        self.console.print(summary_table(self.summary))
+        return self.summary
+
+
+def _score_text(ev: dict[str, float]) -> str:
+    if "eval/normalized_score" in ev:
+        return f"score {ev['eval/normalized_score']:.1f}"
+    return f"return {ev['eval/return']:.1f}"
+
+
+def train(loaded: Any, opts: RunOptions) -> dict[str, Any]:
+    """Train ``loaded`` (a :class:`compose.recipe.LoadedRecipe`) as ``opts`` say."""
+    return Trainer(loaded, opts).run()

@@ -1,0 +1,78 @@
+"""Console output of a run: a rich progress bar (steps/s, ETA, latest score) and a summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+__all__ = ["RunProgress", "summary_table"]
+
+
+class RunProgress:
+    """The policy-phase progress bar; ``update`` is cheap enough to call every few steps."""
+
+    def __init__(self, console: Console, total: int, start: int, name: str) -> None:
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[score]}"),
+            console=console,
+            transient=False,
+        )
+        self.task = self.progress.add_task(name, total=total, completed=start, rate="", score="")
+
+    def __enter__(self) -> RunProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def update(self, step: int, steps_per_s: float | None = None, score: str | None = None) -> None:
+        """Move the bar to ``step`` and refresh the rate / latest score fields."""
+        fields: dict[str, Any] = {}
+        if steps_per_s is not None:
+            fields["rate"] = f"{steps_per_s:.0f} steps/s"
+        if score is not None:
+            fields["score"] = score
+        self.progress.update(self.task, completed=step, **fields)
+
+
+def summary_table(summary: dict[str, Any]) -> Table:
+    """The end-of-run table: scores, wall time, speed, where things are."""
+    table = Table(title=f"run {summary.get('name', '')}: {summary.get('status', '')}")
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows = [
+        ("normalized score", summary.get("final_normalized_score")),
+        ("return", summary.get("final_return")),
+        ("steps", summary.get("steps")),
+        ("wall time (s)", summary.get("wall_time_s")),
+        ("policy steps/s", summary.get("steps_per_s")),
+        ("model phase (s)", summary.get("model_phase_s")),
+        ("run dir", summary.get("run_dir")),
+        ("aim run", summary.get("aim_run_hash")),
+    ]
+    for what, value in rows:
+        if value is None:
+            continue
+        text = f"{value:.2f}" if isinstance(value, float) else str(value)
+        table.add_row(what, text)
+    return table

@@ -1,0 +1,111 @@
+"""One policy-phase gradient step: critic, actor, temperature, targets, model learner.
+
+The step reads top to bottom: aux/shaper updates, critic loss (critic target + critic aux
+losses) and step, actor loss (actor objective + actor aux losses) and step, Polyak target
+update, model-learner update. It returns every term and gradient norm as device tensors
+keyed ``<slot>/<term>``; nothing here synchronizes with the host.
+Reference: SAC (Haarnoja et al. 2018) Algorithm 1, as used by MBPO/MOPO/MOBILE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import Tensor, nn
+
+from compose.kinds import UpdateInputs
+from compose.nn import soft_update_
+from compose.train.build import Parts
+
+__all__ = ["UpdateStep", "grad_norm", "loss_of"]
+
+
+def loss_of(terms: dict[str, Tensor]) -> Tensor | None:
+    """The sum of a term dict's ``loss_*`` entries (None when it has none)."""
+    losses = [v for k, v in terms.items() if k.startswith("loss_")]
+    return torch.stack([v.reshape(()) for v in losses]).sum() if losses else None
+
+
+def grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
+    """Total L2 norm of the gradients of ``params`` (foreach kernels, no host sync)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.nn.utils.get_total_norm(grads, foreach=True)
+
+
+def _scalars(prefix: str, terms: dict[str, Tensor], out: dict[str, Tensor]) -> None:
+    for key, value in terms.items():
+        value = value.detach()
+        out[f"{prefix}/{key}"] = value.float().mean() if value.dim() else value.float()
+
+
+class UpdateStep:
+    """The gradient step of the policy phase for a built :class:`Parts`."""
+
+    def __init__(self, parts: Parts, tau: float) -> None:
+        self.parts = parts
+        self.tau = tau
+        p = parts
+        self.critic_opts = [p.critic_optim] + p.critic_target.attached_optimizers() + [
+            o for a in p.critic_aux for o in a.attached_optimizers()
+        ]
+        self.actor_opts = [p.policy_optim] + p.actor_objective.attached_optimizers() + [
+            o for a in p.actor_aux for o in a.attached_optimizers()
+        ]
+
+    def __call__(self, inputs: UpdateInputs) -> dict[str, Tensor]:
+        """Run one update on ``inputs``; returns detached scalar metrics."""
+        p, out = self.parts, {}
+        _scalars("reward_shaper", p.reward_shaper.update(inputs), out)
+        for i, aux in enumerate(p.critic_aux):
+            _scalars(f"critic.aux_losses.{i}", aux.update(inputs), out)
+        for i, aux in enumerate(p.actor_aux):
+            _scalars(f"actor.aux_losses.{i}", aux.update(inputs), out)
+
+        # critic: target + aux terms, one backward, critic Adam + attached optimizers
+        for opt in self.critic_opts:
+            opt.zero_grad(set_to_none=True)
+        terms = p.critic_target.loss(inputs)
+        _scalars("critic_target", terms, out)
+        critic_loss = loss_of(terms)
+        for i, aux in enumerate(p.critic_aux):
+            aux_terms = aux.loss(inputs)
+            _scalars(f"critic.aux_losses.{i}", aux_terms, out)
+            aux_loss = loss_of(aux_terms)
+            if aux_loss is not None:
+                critic_loss = aux_loss if critic_loss is None else critic_loss + aux_loss
+        if critic_loss is not None:
+            critic_loss.backward()
+            out["grad_norm/critic"] = grad_norm(p.critic.parameters())
+            for opt in self.critic_opts:
+                opt.step()
+
+        # actor: objective + aux terms; the critic is frozen so no gradient is wasted on it
+        for opt in self.actor_opts:
+            opt.zero_grad(set_to_none=True)
+        p.critic.requires_grad_(False)
+        try:
+            terms = p.actor_objective.loss(inputs)
+            _scalars("actor_objective", terms, out)
+            actor_loss = loss_of(terms)
+            for i, aux in enumerate(p.actor_aux):
+                aux_terms = aux.loss(inputs)
+                _scalars(f"actor.aux_losses.{i}", aux_terms, out)
+                aux_loss = loss_of(aux_terms)
+                if aux_loss is not None:
+                    actor_loss = aux_loss if actor_loss is None else actor_loss + aux_loss
+            if actor_loss is not None:
+                actor_loss.backward()
+        finally:
+            p.critic.requires_grad_(True)
+        if actor_loss is not None:
+            out["grad_norm/policy"] = grad_norm(p.policy.parameters())
+            for opt in self.actor_opts:
+                opt.step()
+        out["actor_objective/alpha"] = p.actor_objective.temperature().detach().float()
+
+        soft_update_(p.target_critic, p.critic, self.tau)
+        _scalars("model_learner", p.model_learner.update(inputs), out)
+        return out
