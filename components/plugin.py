@@ -33,6 +33,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "reward_shapers.classifier_log_ratio",
     "critic_targets.fdiv_dual",
     "actor_objectives.fdiv_dual",
+    "aux_losses.value_inconsistency",
 )
 
 

@@ -1,0 +1,71 @@
+"""Helpers for the VIPO tests: a hand-made BuildContext, a tiny ensemble, linear-system data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from compose.kinds import Batch, BuildContext
+
+
+def make_ctx(
+    obs_dim: int = 3,
+    act_dim: int = 2,
+    gamma: float = 0.9,
+    termination: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    **extras: Any,
+) -> BuildContext:
+    """A BuildContext built by hand (as in a notebook), on CPU."""
+    return BuildContext(
+        obs_dim=obs_dim,
+        act_dim=act_dim,
+        action_low=-torch.ones(act_dim),
+        action_high=torch.ones(act_dim),
+        device=torch.device("cpu"),
+        gamma=gamma,
+        termination=termination,
+        extras=dict(extras),
+    )
+
+
+def tiny_ensemble(ctx: BuildContext, **overrides: Any) -> Any:
+    """A tiny ``gaussian_ensemble`` built from its config."""
+    from components.dynamics.gaussian_ensemble import GaussianEnsembleConfig
+
+    fields: dict[str, Any] = {
+        "members": 3,
+        "elites": 2,
+        "hidden": [8, 8],
+        "weight_decay": [1e-5, 1e-5, 1e-5],
+    }
+    fields.update(overrides)
+    return GaussianEnsembleConfig(**fields).build(ctx)
+
+
+def linear_batch(n: int, obs_dim: int = 3, act_dim: int = 2, seed: int = 0) -> Batch:
+    """Transitions of s' = s + A s + B a + noise, r = c.s + d.a + noise."""
+    g = torch.Generator().manual_seed(seed)
+    dtype = torch.get_default_dtype()
+    a_mat = 0.1 * torch.randn(obs_dim, obs_dim, generator=g, dtype=dtype)
+    b_mat = 0.5 * torch.randn(act_dim, obs_dim, generator=g, dtype=dtype)
+    c = torch.randn(obs_dim, generator=g, dtype=dtype)
+    d = torch.randn(act_dim, generator=g, dtype=dtype)
+    obs = torch.randn(n, obs_dim, generator=g, dtype=dtype)
+    act = torch.rand(n, act_dim, generator=g, dtype=dtype) * 2 - 1
+    delta = obs @ a_mat + act @ b_mat + 0.05 * torch.randn(n, obs_dim, generator=g, dtype=dtype)
+    rewards = obs @ c + act @ d + 0.05 * torch.randn(n, generator=g, dtype=dtype)
+    return Batch(
+        obs=obs,
+        actions=act,
+        rewards=rewards,
+        next_obs=obs + delta,
+        terminals=torch.zeros(n, dtype=dtype),
+    )
+
+
+def fit_normalizer(dynamics: Any, batch: Batch) -> None:
+    """Fit the dynamics' normalizers on a batch (targets = [delta s, r])."""
+    targets = torch.cat([batch.next_obs - batch.obs, batch.rewards.unsqueeze(-1)], dim=-1)
+    dynamics.fit_normalizer(batch.obs, batch.actions, targets)
