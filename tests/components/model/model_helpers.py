@@ -10,6 +10,8 @@ import torch
 
 from compose.kinds import BuildContext
 
+torch.set_num_threads(1)  # the machine is shared; tiny tests gain nothing from threads
+
 
 def make_ctx(
     obs_dim: int = 3,
@@ -65,3 +67,30 @@ def linear_system(
         terminals=zeros,
         timeouts=zeros,
     )
+
+
+MODEL_CONFIG_MODULES = (
+    "dynamics.gaussian_ensemble",
+    "model_learners.mle",
+    "uncertainty.max_aleatoric",
+    "uncertainty.ensemble_std",
+    "reward_shapers.none",
+    "reward_shapers.uncertainty_penalty",
+)
+
+
+def model_registry() -> Any:
+    """An isolated, finalized registry holding only the model-side built-ins.
+
+    Why: other components are written concurrently; these tests must not depend on them.
+    """
+    from components.plugin import configs_in
+    from compose.registry import Registry
+
+    registry = Registry()
+    with registry.origin("compose-rl"):
+        for name in MODEL_CONFIG_MODULES:
+            for config in configs_in(f"components.{name}"):
+                registry.add(config)
+    registry.finalize()
+    return registry

@@ -1,0 +1,288 @@
+"""``mle``: Gaussian NLL training of an ensemble dynamics with holdout early stopping.
+
+Paper: MBPO (Janner et al. 2019) App. C; MOPO (Yu et al. 2020) App. C.2.
+Loss per step (all members in one forward over [E, B] gathered rows):
+    loss_nll = c * mean_{e,b,d} 0.5 (z^2 + log sigma_n^2 + log 2 pi),  z = (y - mu) / sigma
+plus ``dynamics.regularization()`` and the aux losses' ``loss_*`` terms, where
+c = 2E (``loss_scale: mbpo``; MBPO's sum over members of mean (z^2 + logvar)) or 1.
+z is the same in raw and normalized units, so the NLL is computed from the Prediction alone.
+Holdout MSE is measured in normalized target units: (y_n - mu_n) = z * sigma_n.
+Why normalized MSE: every output dimension counts the same whatever its units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from compose.kinds import (
+    Batch,
+    BuildContext,
+    Dynamics,
+    MetricsSink,
+    ModelLearner,
+    Prediction,
+    UpdateInputs,
+)
+from compose.nn import EnsembleLinear
+
+__all__ = ["MLELearner", "gaussian_nll", "normalized_sq_error"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def gaussian_nll(pred: Prediction, targets: Tensor) -> Tensor:
+    """Per-element Gaussian NLL in normalized target space: [E, B, D] (D learned dims)."""
+    dims = pred.logvar.shape[-1]
+    z = (targets[..., :dims] - pred.mean[..., :dims]) / pred.std[..., :dims]
+    return 0.5 * (z.pow(2) + pred.logvar + _LOG_2PI)
+
+
+def normalized_sq_error(pred: Prediction, targets: Tensor) -> Tensor:
+    """(y_n - mu_n)^2 per element: [E, B, D], from raw units via z * sigma_n."""
+    dims = pred.logvar.shape[-1]
+    z = (targets[..., :dims] - pred.mean[..., :dims]) / pred.std[..., :dims]
+    return (z * torch.exp(0.5 * pred.logvar)).pow(2)
+
+
+class _Snapshots:
+    """Each member's best parameters; shared tensors follow the last improving epoch.
+
+    Per-member tensors are every parameter and buffer of the dynamics' EnsembleLinear
+    layers (leading dim E, spectral-norm vectors included); a masked copy saves or restores
+    all improved members at once.
+    """
+
+    def __init__(self, dynamics: nn.Module) -> None:
+        member_ids: set[int] = set()
+        self.member: list[Tensor] = []
+        for module in dynamics.modules():
+            if isinstance(module, EnsembleLinear):
+                for t in [*module.parameters(), *module.buffers()]:
+                    if id(t) not in member_ids:
+                        member_ids.add(id(t))
+                        self.member.append(t)
+        self.shared = [
+            t for t in [*dynamics.parameters(), *dynamics.buffers()] if id(t) not in member_ids
+        ]
+        self.member_best = [t.detach().clone() for t in self.member]
+        self.shared_best = [t.detach().clone() for t in self.shared]
+
+    @torch.no_grad()
+    def save(self, improved: Tensor) -> None:
+        """Store the current values of the ``improved`` members [E] (bool)."""
+        for t, best in zip(self.member, self.member_best, strict=True):
+            mask = improved.view(-1, *([1] * (t.dim() - 1)))
+            best.copy_(torch.where(mask, t, best))
+        for t, best in zip(self.shared, self.shared_best, strict=True):
+            best.copy_(torch.where(improved.any(), t, best))
+
+    @torch.no_grad()
+    def restore(self) -> None:
+        """Load every member's best values back into the dynamics."""
+        for t, best in zip([*self.member, *self.shared], [*self.member_best, *self.shared_best], strict=True):
+            t.copy_(best)
+
+
+@contextmanager
+def _eval_mode(module: nn.Module) -> Iterator[None]:
+    was = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        module.train(was)
+
+
+class MLELearner(ModelLearner):
+    """Fits a dynamics ensemble by maximum likelihood; early stopping; elite selection."""
+
+    def __init__(self, config: Any, ctx: BuildContext) -> None:
+        super().__init__()
+        self.config = config
+        self.aux_losses = nn.ModuleList([ctx.build(c) for c in config.aux_losses])
+
+    # ---------------------------------------------------------------- data
+    def _split(self, data: Any, device: torch.device) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+        obs = torch.as_tensor(data.obs, dtype=torch.float32, device=device)
+        act = torch.as_tensor(data.actions, dtype=torch.float32, device=device)
+        nxt = torch.as_tensor(data.next_obs, dtype=torch.float32, device=device)
+        rew = torch.as_tensor(data.rewards, dtype=torch.float32, device=device).reshape(-1)
+        term = torch.as_tensor(data.terminals, dtype=torch.float32, device=device).reshape(-1)
+        n = obs.shape[0]
+        holdout = self.config.holdout
+        n_hold = int(round(holdout * n)) if isinstance(holdout, float) else int(holdout)
+        if not 1 <= n_hold < n:
+            raise ValueError(f"mle: holdout of {n_hold} transitions needs more than {n} transitions")
+        perm = torch.randperm(n, device=device)
+        columns = (obs, act, nxt, rew, term)
+        hold, train = perm[:n_hold], perm[n_hold:]
+        return tuple(c[train] for c in columns), tuple(c[hold] for c in columns)
+
+    # ---------------------------------------------------------------- evaluation
+    def evaluate(
+        self, dynamics: Dynamics, obs: Tensor, act: Tensor, targets: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Per-member holdout (normalized MSE [E], mean NLL [E]), in chunks, no grad."""
+        sq, nll = [], []
+        with _eval_mode(dynamics):
+            for start in range(0, obs.shape[0], self.config.eval_batch_size):
+                stop = start + self.config.eval_batch_size
+                pred = dynamics.predict(obs[start:stop], act[start:stop])
+                sq.append(normalized_sq_error(pred, targets[start:stop]).mean(-1))
+                nll.append(gaussian_nll(pred, targets[start:stop]).mean(-1))
+        return torch.cat(sq, 1).mean(1), torch.cat(nll, 1).mean(1)
+
+    # ---------------------------------------------------------------- training
+    def pretrain(self, dynamics: Dynamics, data: Any, log: MetricsSink) -> dict[str, Any]:
+        """Fit ``dynamics`` on ``data`` (OfflineData fields); returns final holdout metrics.
+
+        Keys: holdout_mse (mean over elites), holdout_mse_all, holdout_nll (elites),
+        epochs, updates (floats) and elites (list of member indices).
+        """
+        cfg = self.config
+        device = dynamics.elites.device
+        (obs, act, nxt, rew, term), (h_obs, h_act, h_nxt, h_rew, _) = self._split(data, device)
+        targets = torch.cat([nxt - obs, rew.unsqueeze(-1)], -1)
+        h_targets = torch.cat([h_nxt - h_obs, h_rew.unsqueeze(-1)], -1)
+        dynamics.fit_normalizer(obs, act, targets)
+        params = list(dynamics.parameters())
+        optimizer = self.register_optimizer("model", torch.optim.Adam(params, lr=cfg.lr))
+        aux_optimizers = [o for aux in self.aux_losses for o in aux.attached_optimizers()]
+        members, n_train = dynamics.members, obs.shape[0]
+        scale = 2.0 * members if cfg.loss_scale == "mbpo" else 1.0
+
+        snapshots = _Snapshots(dynamics)
+        best = torch.full((members,), float("inf"), device=device)
+        since_improved, epoch, updates = 0, 0, 0
+        bar = _progress(cfg.progress, cfg.max_epochs)
+        dynamics.train()
+        try:
+            while cfg.max_epochs is None or epoch < cfg.max_epochs:
+                order = self._order(members, n_train, device)
+                nll_sum = torch.zeros((), device=device)
+                steps = 0
+                for start in range(0, n_train, cfg.batch_size):
+                    idx = order[:, start : start + cfg.batch_size]  # [E, B]
+                    pred = dynamics.predict(obs[idx], act[idx])
+                    nll = gaussian_nll(pred, targets[idx]).mean()
+                    loss = scale * nll + dynamics.regularization()
+                    if self.aux_losses:
+                        loss = loss + self._aux_terms(dynamics, updates, idx[0], obs, act, rew, nxt, term)
+                    optimizer.zero_grad(set_to_none=True)
+                    for opt in aux_optimizers:
+                        opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    for opt in aux_optimizers:
+                        opt.step()
+                    nll_sum = nll_sum + nll.detach()
+                    steps += 1
+                    updates += 1
+                    if cfg.max_updates is not None and updates >= cfg.max_updates:
+                        break
+                epoch += 1
+                mse, h_nll = self.evaluate(dynamics, h_obs, h_act, h_targets)
+                improved = (best - mse) / best > cfg.improvement
+                improved |= torch.isinf(best)
+                snapshots.save(improved)
+                best = torch.where(improved, mse, best)
+                since_improved = 0 if bool(improved.any()) else since_improved + 1
+                metrics = {
+                    "epoch": float(epoch),
+                    "train_nll": float(nll_sum / max(steps, 1)),
+                    "holdout_mse": float(mse.mean()),
+                    "holdout_nll": float(h_nll.mean()),
+                    "epochs_since_improvement": float(since_improved),
+                }
+                log(metrics, epoch)
+                if bar is not None:
+                    bar.advance(metrics)
+                if since_improved >= cfg.patience:
+                    break
+                if cfg.max_updates is not None and updates >= cfg.max_updates:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+
+        snapshots.restore()
+        mse, h_nll = self.evaluate(dynamics, h_obs, h_act, h_targets)
+        #: Per-member holdout MSE: best tracked during training, and after restoring it.
+        self.member_holdout_mse = {"best": best, "restored": mse}
+        n_elites = dynamics.elites.numel()
+        elites = torch.argsort(mse)[:n_elites]
+        dynamics.set_elites(elites)
+        elites = dynamics.elites
+        return {
+            "holdout_mse": float(mse[elites].mean()),
+            "holdout_mse_all": float(mse.mean()),
+            "holdout_nll": float(h_nll[elites].mean()),
+            "epochs": float(epoch),
+            "updates": float(updates),
+            "elites": elites.tolist(),
+        }
+
+    def _order(self, members: int, n: int, device: torch.device) -> Tensor:
+        """[E, n] row indices: a permutation per member (shuffle) or a bootstrap resample."""
+        if self.config.sampling == "bootstrap":
+            return torch.randint(n, (members, n), device=device)
+        return torch.rand(members, n, device=device).argsort(dim=1)
+
+    def _aux_terms(
+        self,
+        dynamics: Dynamics,
+        step: int,
+        rows: Tensor,
+        obs: Tensor,
+        act: Tensor,
+        rew: Tensor,
+        nxt: Tensor,
+        term: Tensor,
+    ) -> Tensor:
+        """Sum of the aux losses' ``loss_*`` terms on a real batch (member 0's rows)."""
+        batch = Batch(obs=obs[rows], actions=act[rows], rewards=rew[rows], next_obs=nxt[rows], terminals=term[rows])
+        inputs = UpdateInputs(step=step, real=batch, batch=batch, dynamics=dynamics)
+        total = torch.zeros((), device=obs.device)
+        for aux in self.aux_losses:
+            aux.update(inputs)
+            terms = aux.loss(inputs)
+            for key, value in terms.items():
+                if key.startswith("loss_"):
+                    total = total + value
+        return total
+
+
+class _Progress:
+    """A rich progress bar over epochs showing the latest holdout MSE."""
+
+    def __init__(self, total: int | None) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("model"),
+            BarColumn(),
+            TextColumn("epoch {task.completed}"),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            transient=True,
+        )
+        self._task = self._progress.add_task("model", total=total, status="")
+        self._progress.start()
+
+    def advance(self, metrics: dict[str, float]) -> None:
+        status = f"holdout mse {metrics['holdout_mse']:.4g}  nll {metrics['train_nll']:.4g}"
+        self._progress.update(self._task, advance=1, status=status)
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def _progress(enabled: bool, total: int | None) -> _Progress | None:
+    return _Progress(total) if enabled else None

@@ -1,0 +1,102 @@
+"""mle: the NLL decreases, a linear system is fitted, early stopping, elites, snapshots."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from model_helpers import gaussian_ensemble, linear_system, make_ctx
+from pydantic import ValidationError
+
+from components.model_learners._mle import gaussian_nll, normalized_sq_error
+from components.model_learners.mle import MLEConfig
+
+
+class _Recorder:
+    """A MetricsSink that keeps what it is given."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[dict[str, float], int]] = []
+
+    def __call__(self, metrics: dict[str, float], step: int) -> None:
+        self.rows.append((dict(metrics), step))
+
+
+def test_fits_linear_system_and_picks_lowest_holdout_elites() -> None:
+    torch.manual_seed(0)
+    data = linear_system(1200)
+    ctx = make_ctx()
+    model = gaussian_ensemble(ctx, members=4, elites=2, hidden=[32, 32], weight_decay=[0.0] * 3)
+    learner = MLEConfig(holdout=200, batch_size=64, max_epochs=25, lr=5e-3).build(ctx)
+    sink = _Recorder()
+    torch.manual_seed(123)  # the holdout split is the first draw of pretrain
+    result = learner.pretrain(model, data, sink)
+    nll = [m["train_nll"] for m, _ in sink.rows]
+    assert nll[-1] < nll[0] - 1.0, nll
+    assert result["holdout_mse"] < 0.02, result
+    assert [step for _, step in sink.rows] == list(range(1, len(sink.rows) + 1))
+    # Elites are the members with the lowest holdout MSE, recomputed independently here.
+    torch.manual_seed(123)
+    perm = torch.randperm(1200)
+    hold = perm[:200]
+    obs, act = data.obs[hold], data.actions[hold]
+    targets = torch.cat([data.next_obs[hold] - obs, data.rewards[hold, None]], -1)
+    with torch.no_grad():
+        model.eval()
+        mse = normalized_sq_error(model.predict(obs, act), targets).mean((1, 2))
+    assert sorted(result["elites"]) == sorted(torch.argsort(mse)[:2].tolist())
+    assert model.elites.tolist() == sorted(result["elites"])
+    torch.testing.assert_close(torch.tensor(result["holdout_mse"]), mse[model.elites].mean())
+
+
+def test_early_stopping_triggers_and_restores_best_snapshot() -> None:
+    torch.manual_seed(1)
+    data = linear_system(400, noise=0.5)
+    ctx = make_ctx()
+    model = gaussian_ensemble(ctx, members=3, elites=2)
+    # A learning rate this high makes holdout MSE stall: the patience rule must stop it.
+    learner = MLEConfig(holdout=100, batch_size=50, patience=2, max_epochs=200, lr=0.05).build(ctx)
+    sink = _Recorder()
+    result = learner.pretrain(model, data, sink)
+    assert result["epochs"] < 200
+    since = [m["epochs_since_improvement"] for m, _ in sink.rows]
+    assert since[-1] == 2 and all(s < 2 for s in since[:-1])
+    # Every member is restored to its best snapshot: its holdout MSE is the best tracked one,
+    # which is below what the last (non-improving) epoch measured.
+    tracked = learner.member_holdout_mse
+    torch.testing.assert_close(tracked["restored"], tracked["best"])
+    assert result["holdout_mse_all"] < sink.rows[-1][0]["holdout_mse"] * 1.01
+
+
+def test_max_updates_caps_training() -> None:
+    torch.manual_seed(0)
+    data = linear_system(300)
+    ctx = make_ctx()
+    model = gaussian_ensemble(ctx)
+    result = MLEConfig(holdout=0.2, batch_size=32, max_updates=5).build(ctx).pretrain(
+        model, data, _Recorder()
+    )
+    assert result["updates"] == 5 and result["epochs"] == 1
+
+
+def test_nll_matches_torch_normal() -> None:
+    torch.manual_seed(0)
+    model = gaussian_ensemble(make_ctx())
+    obs, act = torch.randn(7, 3), torch.randn(7, 2)
+    targets = torch.randn(7, 4)
+    pred = model.predict(obs, act)
+    ref = -torch.distributions.Normal(pred.normalized_mean, torch.exp(0.5 * pred.logvar)).log_prob(
+        model.normalize_targets(targets)
+    )
+    torch.testing.assert_close(gaussian_nll(pred, targets), ref)
+    sq = (model.normalize_targets(targets) - pred.normalized_mean).pow(2)
+    torch.testing.assert_close(normalized_sq_error(pred, targets), sq)
+
+
+def test_config_holdout_and_round_trip() -> None:
+    assert isinstance(MLEConfig(holdout=1000).holdout, int)
+    assert isinstance(MLEConfig(holdout=0.1).holdout, float)
+    for bad in (0, 1.5, 0.0):
+        with pytest.raises(ValidationError):
+            MLEConfig(holdout=bad)
+    cfg = MLEConfig(holdout=0.25, max_epochs=3, sampling="bootstrap")
+    assert MLEConfig.model_validate(cfg.model_dump()) == cfg
