@@ -1,0 +1,115 @@
+"""``compose run``: train a recipe end to end (model phase, policy phase, evaluation).
+
+Exit status: 0 finished, 2 bad recipe/arguments or a refused resume, 1 stopped on
+non-finite values, 130 interrupted (a checkpoint was saved; resume with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from compose.cli._common import EXIT_BAD_INPUT, fail_recipe, get_plugins
+
+__all__ = ["run"]
+
+_SET_HELP = "Override a value: path=value (repeatable), e.g. --set critic.lr=1e-4."
+
+
+@click.command()
+@click.argument("recipe", required=False)
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
+@click.option("--steps", type=click.IntRange(min=0), help="Policy-phase gradient steps (train.steps).")
+@click.option("--quick", is_flag=True, help="Profile: a short run that fits a 2-core CPU (~25 min).")
+@click.option("--no-track", is_flag=True, help="Do not log to Aim.")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Continue the run in RUN_DIR from its checkpoint (same Aim run).")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Run directory (default: runs/<name>-<YYYYmmdd-HHMMSS>).")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="runtime.device.")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    recipe: str | None,
+    overrides: tuple[str, ...],
+    steps: int | None,
+    quick: bool,
+    no_track: bool,
+    resume_dir: Path | None,
+    run_dir: Path | None,
+    device: str | None,
+) -> None:
+    """Train RECIPE (a .yaml path or a recipe name).
+
+    With --resume RUN_DIR, RECIPE may be left out: the run's own recipe.yaml is used. A
+    checkpoint made by a different recipe, dataset or project version is refused.
+    """
+    from compose.recipe import RecipeError, dump_resolved, load_recipe
+    from compose.train.profiles import PROFILES, applicable
+
+    plugins = get_plugins(ctx)
+    if recipe is None and resume_dir is None:
+        raise click.UsageError("give a RECIPE, or --resume RUN_DIR")
+    if resume_dir is not None and not (resume_dir / "checkpoint.pt").is_file():
+        click.echo(f"error: no checkpoint.pt in {resume_dir}; nothing to resume", err=True)
+        raise SystemExit(EXIT_BAD_INPUT)
+    source = recipe if recipe is not None else str(resume_dir / "recipe.yaml")
+    extra = list(overrides)
+    if steps is not None:
+        extra.append(f"train.steps={steps}")
+    if device is not None:
+        extra.append(f"runtime.device={device}")
+    profile: list[str] = []
+    try:
+        if quick:
+            base = load_recipe(source, list(overrides), plugins=plugins)
+            profile = applicable("quick", base.recipe)
+            click.echo("quick profile: --set " + " --set ".join(profile), err=True)
+            skipped = [o for o in PROFILES["quick"] if o not in profile]
+            if skipped:
+                click.echo(f"quick profile: not applicable here: {', '.join(skipped)}", err=True)
+        loaded = load_recipe(source, profile + extra, plugins=plugins)
+    except RecipeError as exc:
+        fail_recipe(exc.lines())
+
+    from compose.train.checkpoint import CheckpointMismatch
+    from compose.train.loop import Interrupted, RunOptions, train
+    from compose.train.watch import NonFiniteError
+
+    if resume_dir is not None:
+        target = resume_dir
+    elif run_dir is not None:
+        target = run_dir
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        target = Path(loaded.recipe.runtime.runs_dir) / f"{loaded.name}-{stamp}"
+    if resume_dir is None:
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "recipe.yaml").write_text(dump_resolved(loaded.resolved))
+    opts = RunOptions(run_dir=target, track=not no_track, resume=resume_dir is not None,
+                      profile=profile)
+    try:
+        train(loaded, opts)
+    except CheckpointMismatch as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except NonFiniteError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
+    except Interrupted as exc:
+        click.echo(
+            f"interrupted at step {exc.step}; checkpoint saved to {exc.checkpoint}.\n"
+            f"resume with: compose run --resume {target}",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    except KeyboardInterrupt:
+        click.echo(
+            f"aborted; the last checkpoint (if any) is in {target}; "
+            f"resume with: compose run --resume {target}",
+            err=True,
+        )
+        raise SystemExit(130) from None
+    click.echo(f"run directory: {target}", err=True)
