@@ -24,7 +24,12 @@ def q_without_param_grad(critic: object, obs: Tensor, actions: Tensor) -> Tensor
     into the critic's parameters: the critic's optimizer cannot see actor gradients
     whatever order the trainer steps in, and the backward skips the critic's weight-grad
     matmuls (a third of its backward cost).
+    Uses the critic's own ``frozen(obs, actions)`` when it has one (``compose.nn.QEnsemble``:
+    no parameter swapping), else ``torch.func.functional_call`` with detached parameters.
     """
+    frozen = getattr(critic, "frozen", None)
+    if callable(frozen):
+        return frozen(obs, actions)
     if isinstance(critic, nn.Module):
         params = {name: p.detach() for name, p in critic.named_parameters()}
         return functional_call(critic, params, (obs, actions), strict=False)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from compose.nn.ensemble import EnsembleMLP
+from compose.nn.ensemble import EnsembleLinear, EnsembleMLP
 
 __all__ = ["QEnsemble"]
 
@@ -54,14 +54,31 @@ class QEnsemble(nn.Module):
         for the matmuls and restored in the output.
         """
         lead = obs.shape[:-1]
-        if actions.shape[:-1] != lead:
+        return self.net(self._rows(obs, actions)).reshape(self.num_critics, *lead)
+
+    def frozen(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """Like :meth:`forward`, with the parameters detached: gradients reach obs/actions only.
+
+        Why: the actor loss differentiates Q(s, pi(s)) w.r.t. the action; with detached
+        weights autograd neither writes critic ``.grad`` nor spends the weight-gradient
+        matmuls of the backward pass.
+        """
+        h = self._rows(obs, actions).unsqueeze(0).expand(self.num_critics, -1, -1)
+        for module in self.net.net:
+            if isinstance(module, EnsembleLinear):
+                h = torch.baddbmm(module.bias.detach(), h, module.weight.detach())
+            else:
+                h = module(h)
+        return h.reshape(self.num_critics, *obs.shape[:-1])
+
+    def _rows(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """[..., do], [..., da] -> [rows, do + da], checking the leading dims agree."""
+        if actions.shape[:-1] != obs.shape[:-1]:
             raise ValueError(
                 f"obs {tuple(obs.shape)} and actions {tuple(actions.shape)} have different "
                 "leading dims"
             )
-        x = torch.cat([obs, actions], dim=-1).reshape(-1, self.obs_dim + self.act_dim)
-        q = self.net(x)  # [K, rows, 1]
-        return q.reshape(self.num_critics, *lead)
+        return torch.cat([obs, actions], dim=-1).reshape(-1, self.obs_dim + self.act_dim)
 
     def extra_repr(self) -> str:
         """Shapes for ``print(module)``."""

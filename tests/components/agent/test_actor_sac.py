@@ -83,3 +83,28 @@ def test_checkpoint_state_holds_log_alpha_and_optimizer() -> None:
     other.load_checkpoint_state(state)
     torch.testing.assert_close(other.temperature(), actor.temperature())
     assert other.attached_optimizers()[0].state_dict()["state"]
+
+
+class _PlainCritic(torch.nn.Module):
+    """A critic without ``frozen``: exercises the functional_call path."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.num_critics = inner.num_critics
+
+    def forward(self, obs: torch.Tensor, act: torch.Tensor) -> torch.Tensor:
+        return self.inner(obs, act)
+
+
+def test_critic_without_frozen_gets_no_gradient_either() -> None:
+    _, actor, agent, inputs = _setup()
+    torch.manual_seed(4)
+    expected = actor.loss(inputs)["loss_actor"]
+    agent.critic = _PlainCritic(agent.critic)
+    torch.manual_seed(4)
+    out = actor.loss(inputs)
+    torch.testing.assert_close(out["loss_actor"], expected)
+    out["loss_actor"].backward()
+    assert all(p.grad is None for p in agent.critic.parameters())
+    assert any(p.grad is not None for p in agent.policy.parameters())

@@ -57,3 +57,17 @@ def test_bad_shapes_are_rejected() -> None:
         q(torch.randn(4, 3), torch.randn(5, 1))
     with pytest.raises(ValueError, match="num_critics"):
         QEnsemble(3, 1, num_critics=0)
+
+
+def test_frozen_matches_forward_and_sends_gradient_to_actions_only() -> None:
+    torch.manual_seed(0)
+    q = QEnsemble(4, 2, hidden=[8, 8], num_critics=2)
+    obs = torch.randn(3, 5, 4)
+    act = torch.randn(3, 5, 2, requires_grad=True)
+    ref = q(obs, act)
+    (g_ref,) = torch.autograd.grad(ref.min(0).values.sum(), act)
+    out = q.frozen(obs, act)
+    torch.testing.assert_close(out, ref)
+    out.min(0).values.sum().backward()
+    torch.testing.assert_close(act.grad, g_ref)
+    assert all(p.grad is None for p in q.parameters())
