@@ -238,7 +238,8 @@ class BilevelReweighted(PolicyPhaseLearner):
         )
         self.inner_lr = float(config.inner_lr if config.inner_lr is not None else config.lr)
         if ctx.data is not None:
-            self.on_pretrain_data(self._tensors(ctx.data))
+            self._data_tensors = self._tensors(ctx.data)
+            self.on_pretrain_data(self._data_tensors)
 
     def on_pretrain_data(self, tensors: dict[str, Tensor]) -> None:
         """Normalize w_nu's input (s, a, s') with the dataset's statistics."""

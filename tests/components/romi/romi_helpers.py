@@ -21,7 +21,9 @@ class Setup:
     data: Any
 
 
-def make_setup(n: int = 64, dtype: torch.dtype = torch.float32, seed: int = 0) -> Setup:
+def make_setup(
+    n: int = 64, dtype: torch.dtype = torch.float32, seed: int = 0, device: str = "cpu"
+) -> Setup:
     """A 3-member dynamics, a tanh-Gaussian policy, 2 critics (+ targets) and n transitions."""
     from components.dynamics.gaussian_ensemble import GaussianEnsembleConfig
     from components.policies.tanh_gaussian import TanhGaussianConfig
@@ -41,18 +43,20 @@ def make_setup(n: int = 64, dtype: torch.dtype = torch.float32, seed: int = 0) -
         obs=obs, actions=actions, rewards=rewards, next_obs=next_obs, terminals=terminals,
         timeouts=torch.zeros(n), episode_starts=torch.zeros(n, dtype=torch.bool), info=None,
     )
+    if device != "cpu":
+        data = data.to(device)
     ctx = BuildContext(
         obs_dim=OBS, act_dim=ACT, action_low=-torch.ones(ACT), action_high=torch.ones(ACT),
-        device=torch.device("cpu"), data=data,
+        device=torch.device(device), data=data,
     )
     dyn_cfg = GaussianEnsembleConfig(
         members=3, elites=2, hidden=[8, 8], weight_decay=[1e-5, 1e-5, 1e-5]
     )
     dynamics = dyn_cfg.build(ctx).to(dtype)
     targets = torch.cat([next_obs - obs, rewards.unsqueeze(-1)], -1)
-    dynamics.fit_normalizer(obs, actions, targets)
+    dynamics.fit_normalizer(data.obs, data.actions, targets.to(device))
     policy = TanhGaussianConfig(hidden=[8]).build(ctx).to(dtype)
-    critic = QEnsemble(OBS, ACT, hidden=[8], num_critics=2).to(dtype)
+    critic = QEnsemble(OBS, ACT, hidden=[8], num_critics=2).to(device=device, dtype=dtype)
     target = copy.deepcopy(critic)
     with torch.no_grad():
         for p in target.parameters():

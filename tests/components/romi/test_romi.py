@@ -254,3 +254,14 @@ def test_adversarial_gradient_is_the_score_function(registry) -> None:
     for g, x in zip(got, expected, strict=True):
         assert torch.allclose(torch.zeros_like(x) if g is None else g, x, atol=1e-10)
     assert abs(float(adv.mean())) < 1e-8 and abs(float(adv.std(correction=0)) - 1) < 1e-4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_updates_run_on_cuda(registry) -> None:
+    """The same code on CUDA: a bilevel update and an adversarial update, finite metrics."""
+    s = make_setup(n=64, device="cuda")
+    terms = _bilevel(registry, s, every=1, updates=2).update(_inputs(s, _batch(s)))
+    assert terms["outer_loss"].device.type == "cuda" and torch.isfinite(terms["outer_loss"])
+    adv = _alternating(registry, s, [{"type": "adversarial_value", "weight": 0.1}])
+    terms = adv.update(_inputs(s, _batch(s)))
+    assert torch.isfinite(terms["aux0/adv_grad_norm"]) and terms["nll"].device.type == "cuda"
