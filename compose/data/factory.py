@@ -1,0 +1,289 @@
+"""The dataset factory: D4RL-style datasets collected by the project's own behavior policies.
+
+Reference: D4RL (Fu et al. 2020) §5: random = uniform actions; medium = a SAC policy at ~1/3
+of expert return; medium-replay = the replay buffer up to that point; expert = the trained
+policy; medium-expert = medium and expert concatenated.
+Why medium-replay is regenerated: shipping replay buffers costs megabytes per env, so the
+medium checkpoint carries a few fp16 policy snapshots from its training run and medium-replay
+re-collects each training segment with the snapshot that opened it (uniform actions for the
+warm-up), in the segment's original proportion. Its provenance says so.
+Data is collected with stochastic actions on a seeded ``SyncVectorEnv``; same seed, same data.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compose.data.arrays import TransitionArrays
+from compose.data.errors import DatasetError
+from compose.envs.reference import (
+    D4RL_REF_SCORES,
+    ENV_IDS,
+    PENDULUM_REF_SCORES,
+    env_id_for,
+)
+
+BEHAVIOR_DIR = Path(__file__).parent / "behavior_policies"
+QUALITIES = ("random", "medium", "medium-replay", "expert", "medium-expert")
+DEFAULT_SIZE = {"hopper": 200_000, "halfcheetah": 200_000, "walker2d": 200_000, "pendulum": 5_000}
+N_ENVS = 8
+
+PolicyFn = Callable[[np.ndarray], np.ndarray]
+
+
+def factory_id(env: str, quality: str) -> str:
+    """``compose/<env>/<quality>-v0``."""
+    return f"compose/{env}/{quality}-v0"
+
+
+def parse_factory_id(dataset_id: str) -> tuple[str, str] | None:
+    """(env, quality) if ``dataset_id`` is one the factory can make, else None."""
+    parts = dataset_id.split("/")
+    if len(parts) != 3 or parts[0] != "compose" or not parts[2].endswith("-v0"):
+        return None
+    env, quality = parts[1], parts[2][: -len("-v0")]
+    return (env, quality) if env in ENV_IDS and quality in QUALITIES else None
+
+
+def collect(
+    env_id: str,
+    policy: PolicyFn | None,
+    n_transitions: int,
+    seed: int,
+    progress: Callable[[int], None] | None = None,
+    n_envs: int = N_ENVS,
+) -> tuple[TransitionArrays, np.ndarray]:
+    """Roll ``policy`` (None: uniform actions) for exactly ``n_transitions`` steps.
+
+    Returns the transitions (episodes contiguous, env by env; episodes cut by the budget are
+    marked as timeouts) and the returns of the episodes that ended on their own.
+    """
+    import gymnasium as gym
+
+    envs = gym.vector.SyncVectorEnv(
+        [lambda: gym.make(env_id, disable_env_checker=True) for _ in range(n_envs)],
+        autoreset_mode=gym.vector.AutoresetMode.DISABLED,
+    )
+    rng = np.random.default_rng(seed)
+    low, high = envs.single_action_space.low, envs.single_action_space.high
+    steps = -(-n_transitions // n_envs)
+    do, da = envs.single_observation_space.shape[0], low.shape[0]
+    obs_b = np.zeros((steps, n_envs, do))
+    nxt_b = np.zeros((steps, n_envs, do))
+    act_b = np.zeros((steps, n_envs, da), dtype=np.float32)
+    rew_b = np.zeros((steps, n_envs))
+    term_b = np.zeros((steps, n_envs), dtype=bool)
+    trunc_b = np.zeros((steps, n_envs), dtype=bool)
+    start_b = np.zeros((steps, n_envs), dtype=bool)
+    ep_ret = np.zeros(n_envs)
+    finished: list[np.ndarray] = []
+    try:
+        obs, _ = envs.reset(seed=[seed * 1000 + i for i in range(n_envs)])
+        start = np.ones(n_envs, dtype=bool)
+        for t in range(steps):
+            if policy is None:
+                action = rng.uniform(low, high, size=(n_envs, da)).astype(np.float32)
+            else:
+                action = np.clip(policy(obs), low, high).astype(np.float32)
+            nxt, rew, term, trunc, _ = envs.step(action)
+            obs_b[t], nxt_b[t], act_b[t], rew_b[t] = obs, nxt, action, rew
+            term_b[t], trunc_b[t], start_b[t] = term, trunc, start
+            ep_ret += rew
+            done = term | trunc
+            if done.any():
+                finished.append(ep_ret[done].copy())
+                ep_ret[done] = 0.0
+                reset_obs, _ = envs.reset(options={"reset_mask": done})
+                nxt = np.where(done[:, None], reset_obs, nxt)
+            obs, start = nxt, done
+            if progress is not None:
+                progress(n_envs)
+    finally:
+        envs.close()
+    # env-major order makes each env's episodes contiguous; then cut to the exact budget
+    def flat(x: np.ndarray) -> np.ndarray:
+        return np.swapaxes(x, 0, 1).reshape(n_envs * steps, *x.shape[2:])[:n_transitions]
+
+    trunc_b[-1] = True  # the budget cuts every running episode (a timeout, not a terminal)
+    trunc_b[-1] &= ~term_b[-1]
+    timeouts = flat(trunc_b)
+    timeouts[-1] = not flat(term_b)[-1]
+    arrays = TransitionArrays(
+        obs=flat(obs_b),
+        actions=flat(act_b),
+        rewards=flat(rew_b),
+        next_obs=flat(nxt_b),
+        terminals=flat(term_b).astype(np.float32),
+        timeouts=timeouts.astype(np.float32),
+        episode_starts=flat(start_b),
+    )
+    returns = np.concatenate(finished) if finished else np.zeros(0)
+    return arrays, returns
+
+
+def concat(parts: list[TransitionArrays]) -> TransitionArrays:
+    """Concatenate transition sets (each starts a fresh episode)."""
+    return TransitionArrays(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in (
+            "obs", "actions", "rewards", "next_obs", "terminals", "timeouts", "episode_starts"
+        ))
+    )
+
+
+def _policy_fn(state_dict: dict[str, Any], config: dict[str, Any], seed: int) -> PolicyFn:
+    import torch
+
+    from compose.data.behavior.policy import BehaviorPolicy
+
+    policy = BehaviorPolicy(**config)
+    policy.load_state_dict(state_dict)
+    policy.eval()
+    gen = torch.Generator().manual_seed(seed)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return policy.act(torch.as_tensor(obs, dtype=torch.float32), generator=gen).numpy()
+
+    return act
+
+
+def load_behavior(env: str, kind: str, policy_dir: Path) -> tuple[dict[str, Any], Path]:
+    """The raw checkpoint dict of ``<env>_<kind>.pt`` (weights_only), and its path."""
+    import torch
+
+    path = Path(policy_dir) / f"{env}_{kind}.pt"
+    if not path.is_file():
+        raise DatasetError(
+            f"dataset compose/{env}/...: no {kind} behavior policy at {path}; train one with "
+            f"`compose data train-behavior {env}` (writes {env}_medium.pt and {env}_expert.pt)"
+        )
+    return torch.load(path, map_location="cpu", weights_only=True), path
+
+
+def _behavior_record(ckpt: dict[str, Any], path: Path) -> dict[str, Any]:
+    keys = ("kind", "env_steps", "eval_return", "normalized_score", "train_seconds", "command")
+    return {"checkpoint": path.name, **{k: ckpt["meta"].get(k) for k in keys}}
+
+
+def make_arrays(
+    env: str, quality: str, seed: int, size: int, policy_dir: Path,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[TransitionArrays, np.ndarray, list[dict[str, Any]]]:
+    """Collect one quality's transitions; returns (arrays, episode returns, behavior records)."""
+    env_id = env_id_for(env)
+    if quality == "random":
+        arrays, rets = collect(env_id, None, size, seed, progress)
+        return arrays, rets, [{"kind": "uniform random actions"}]
+    if quality in ("medium", "expert"):
+        ckpt, path = load_behavior(env, quality, policy_dir)
+        fn = _policy_fn(ckpt["state_dict"], ckpt["config"], seed)
+        arrays, rets = collect(env_id, fn, size, seed, progress)
+        return arrays, rets, [_behavior_record(ckpt, path)]
+    if quality == "medium-expert":
+        a1, r1, b1 = make_arrays(env, "medium", seed, size, policy_dir, progress)
+        a2, r2, b2 = make_arrays(env, "expert", seed + 1, size, policy_dir, progress)
+        return concat([a1, a2]), np.concatenate([r1, r2]), b1 + b2
+    if quality == "medium-replay":
+        ckpt, path = load_behavior(env, "medium", policy_dir)
+        snaps = ckpt.get("snapshots") or []
+        warmup = int(ckpt["meta"].get("sac_config", {}).get("learning_starts", 0))
+        bounds = [warmup] + [int(s["env_steps"]) for s in snaps]
+        total = max(bounds[-1], 1)
+        parts, rets = [], []
+        policies: list[dict[str, Any] | None] = [None] + [s["state_dict"] for s in snaps]
+        seg_bounds = [0, *bounds]
+        sizes = [int(round(size * (b - a) / total)) for a, b in zip(seg_bounds, seg_bounds[1:], strict=False)]
+        sizes[-1] += size - sum(sizes)
+        for k, n in enumerate(sizes):
+            if n <= 0:
+                continue
+            sd = policies[k]
+            fn = None if sd is None else _policy_fn(
+                {key: v.float() for key, v in sd.items()}, ckpt["config"], seed + k)
+            a, r = collect(env_id, fn, n, seed + k, progress)
+            parts.append(a)
+            rets.append(r)
+        record = _behavior_record(ckpt, path)
+        record["snapshot_env_steps"] = bounds[1:]
+        record["segment_sizes"] = sizes
+        return concat(parts), np.concatenate(rets), [record]
+    raise DatasetError(f"unknown quality {quality!r}; expected one of: {', '.join(QUALITIES)}")
+
+
+def make_dataset(
+    env: str,
+    quality: str,
+    seed: int = 0,
+    size: int | None = None,
+    dataset_id: str | None = None,
+    policy_dir: str | Path | None = None,
+    progress: bool = True,
+) -> str:
+    """Collect and write ``compose/<env>/<quality>-v0`` to the local Minari store; return its id.
+
+    ``size`` transitions per behavior policy (medium-expert has 2 x size). The metadata's
+    ``compose`` entry records reference scores, behavior policies and their returns, the
+    seed, the command and the project version.
+    """
+    from compose.data import minari_io
+
+    if env not in ENV_IDS:
+        raise DatasetError(f"unknown env {env!r}; expected one of: {', '.join(ENV_IDS)}")
+    if quality not in QUALITIES:
+        raise DatasetError(f"unknown quality {quality!r}; expected one of: {', '.join(QUALITIES)}")
+    dataset_id = dataset_id or factory_id(env, quality)
+    size = size or DEFAULT_SIZE[env]
+    policy_dir = Path(policy_dir) if policy_dir else BEHAVIOR_DIR
+    total = 2 * size if quality == "medium-expert" else size
+    t0 = time.time()
+    if progress:
+        from rich.progress import Progress
+
+        with Progress(transient=False) as bar:
+            task = bar.add_task(f"making {dataset_id}", total=total)
+            arrays, rets, behavior = make_arrays(
+                env, quality, seed, size, policy_dir, lambda n: bar.advance(task, n)
+            )
+    else:
+        arrays, rets, behavior = make_arrays(env, quality, seed, size, policy_dir)
+    ref = D4RL_REF_SCORES.get(env, PENDULUM_REF_SCORES)
+    version = importlib.metadata.version("compose-rl")
+    behavior_mean = float(rets.mean()) if len(rets) else None
+    how = {
+        "random": "uniform random actions",
+        "medium-replay": "the project's SAC training snapshots up to its medium policy "
+        "(re-collected, not the literal replay buffer)",
+    }.get(quality, f"stochastic actions of the project's own SAC {quality} behavior policy")
+    provenance = (
+        f"compose dataset factory {dataset_id}: {quality} data in {env_id_for(env)} "
+        f"(Gymnasium MuJoCo) from {how}, seed {seed}; not D4RL and not Minari's mujoco datasets"
+    )
+    meta = {
+        "provenance": provenance,
+        "env": env,
+        "quality": quality,
+        "seed": seed,
+        "size": len(arrays),
+        "ref_min_score": ref.min_score,
+        "ref_max_score": ref.max_score,
+        "ref_source": ref.source,
+        "behavior": behavior,
+        "behavior_return_mean": behavior_mean,
+        "behavior_episodes_completed": int(len(rets)),
+        "command": "compose data " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if "data" in sys.argv else f"make_dataset({env!r}, {quality!r}, seed={seed}, size={size})",
+        "compose_version": version,
+        "collect_seconds": round(time.time() - t0, 1),
+    }
+    minari_io.write_minari(
+        dataset_id, arrays, env_id_for(env), ref.min_score, ref.max_score,
+        description=provenance, algorithm_name=f"compose-sac-{quality}", extra_metadata=meta,
+    )
+    return dataset_id
