@@ -188,11 +188,16 @@ class PolicyPhaseLearner(ModelLearner):
         return self.config.updates > 0
 
     def update(self, inputs: UpdateInputs) -> dict[str, Tensor]:
-        """``updates`` model steps when ``inputs.step % every == 0``; the last step's metrics."""
+        """``updates`` model steps when ``inputs.step % every == 0``.
+
+        Returns every metric averaged over those steps, plus ``<name>_max`` for each gradient
+        norm (an exploding step stays visible even if the mean hides it). Device tensors only.
+        """
         if inputs.step % self.config.every != 0 or inputs.dynamics is None:
             return {}
         self.attach(inputs.dynamics)
-        terms: dict[str, Tensor] = {}
+        sums: dict[str, Tensor] = {}
+        peaks: dict[str, Tensor] = {}
         for _ in range(self.config.updates):  # sequential optimization steps
             batch = self.sample_batch()
             step_inputs = UpdateInputs(
@@ -201,8 +206,13 @@ class PolicyPhaseLearner(ModelLearner):
             )
             for aux in self.aux_losses:
                 aux.update(step_inputs)
-            terms = self.model_step(step_inputs)
-        return terms
+            for k, v in self.model_step(step_inputs).items():
+                v = v.detach().float()
+                sums[k] = sums[k] + v if k in sums else v
+                if "grad_norm" in k:
+                    peaks[f"{k}_max"] = torch.maximum(peaks[f"{k}_max"], v) if f"{k}_max" in peaks else v
+        n = max(self.config.updates, 1)
+        return {**{k: v / n for k, v in sums.items()}, **peaks}
 
     def aux_terms(self, inputs: UpdateInputs) -> dict[str, Tensor]:
         """Every aux loss's terms, keys prefixed with the aux loss's position."""
