@@ -84,7 +84,11 @@ class ValueInconsistency(AuxLoss):
 
     ``update(inputs)`` takes ``value_steps`` Adam steps of both value nets on ``inputs.real``
     (V_m's targets from fresh model samples) and Polyak-updates their targets; ``loss(inputs)``
-    returns ``loss_value_inconsistency`` (already times lambda) and diagnostics.
+    returns ``loss_value_inconsistency`` (already times lambda) and diagnostics, from its own
+    fresh draws and forward pass.
+
+    Why not reuse update()'s forward in loss(): the learner's own training-mode forward in
+    between advances spectral-norm vectors in place, which invalidates a kept graph.
     """
 
     def __init__(self, config: ValueInconsistencyConfig, ctx: BuildContext) -> None:

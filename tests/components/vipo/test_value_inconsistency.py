@@ -108,6 +108,7 @@ def test_surrogate_gradient_equals_eq11_by_hand(float64: None, learn_reward: boo
     aux, dynamics, batch = _setup(learn_reward, baseline)
     params = [p for p in dynamics.parameters() if p.requires_grad]
     inputs = UpdateInputs(step=0, real=batch, dynamics=dynamics)
+    aux.update(inputs)  # the learner's order: update, then loss on the same inputs
     state = aux.generator.get_state()
     terms = aux.loss(inputs)
     auto = torch.autograd.grad(terms["loss_value_inconsistency"], params, allow_unused=True)
@@ -202,8 +203,9 @@ def test_checkpoint_resumes_the_same_draws() -> None:
     state = aux.checkpoint_state()
     other = config.build(make_ctx(seed=99))
     other.load_checkpoint_state(state)
-    a = aux.loss(inputs)["loss_value_inconsistency"]
-    b = other.loss(inputs)["loss_value_inconsistency"]
+    fresh = UpdateInputs(step=1, real=batch, dynamics=dynamics)  # not update()'s: new draws
+    a = aux.loss(fresh)["loss_value_inconsistency"]
+    b = other.loss(fresh)["loss_value_inconsistency"]
     torch.testing.assert_close(a, b, rtol=0, atol=0)
 
 
@@ -220,3 +222,45 @@ def test_config_validates_and_imports_without_torch() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def _pretrain(aux_losses: list[dict[str, Any]], spectral_norm: bool) -> dict[str, torch.Tensor]:
+    """Run the ``mle`` learner for a few updates from seed 0; return the dynamics' state."""
+    MLEConfig = pytest.importorskip("components.model_learners.mle").MLEConfig  # noqa: N806
+    from compose.plugins import load_plugins
+
+    with load_plugins().registry.active():
+        config = MLEConfig(
+            holdout=40, batch_size=32, max_updates=12, patience=100, aux_losses=aux_losses
+        )
+    ctx = make_ctx(termination=_falls, seed=0)
+    torch.manual_seed(0)
+    dynamics = tiny_ensemble(ctx, spectral_norm=spectral_norm)
+    learner = config.build(ctx)
+    learner.pretrain(dynamics, linear_batch(200), lambda metrics, step: None)
+    return {k: v.clone() for k, v in dynamics.state_dict().items()}
+
+
+@pytest.mark.parametrize(
+    "spectral_norm",
+    [
+        False,
+        pytest.param(
+            True,
+            marks=pytest.mark.xfail(
+                reason="mle + spectral_norm fails without any aux loss: regularization() "
+                "re-runs the power iteration in place after the forward (reported)",
+                raises=RuntimeError,
+                strict=False,
+            ),
+        ),
+    ],
+)
+def test_weight_zero_is_exactly_the_mle_update(spectral_norm: bool) -> None:
+    plain = _pretrain([], spectral_norm)
+    vipo0 = _pretrain([{"type": "value_inconsistency", "weight": 0.0, "hidden": [8]}], spectral_norm)
+    vipo = _pretrain([{"type": "value_inconsistency", "weight": 0.5, "hidden": [8]}], spectral_norm)
+    assert plain.keys() == vipo0.keys()
+    for key in plain:
+        assert torch.equal(plain[key], vipo0[key]), key
+    assert any(not torch.equal(plain[k], vipo[k]) for k in plain)  # the term does act
