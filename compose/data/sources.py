@@ -10,15 +10,17 @@ so "generated" is the ``minari`` source with a factory-makeable id, made on firs
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from compose.registry import ComponentConfig
 
 if TYPE_CHECKING:
     from compose.data.offline import OfflineData
 
 
-class MinariSource(BaseModel):
+class MinariSource(ComponentConfig):
     """A Minari dataset by id, from the local store; made (compose/...) or downloaded if absent.
 
     Ids ``compose/<env>/<quality>-v0`` are made by the dataset factory with ``seed`` on first
@@ -26,8 +28,7 @@ class MinariSource(BaseModel):
     network allows.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+    kind: ClassVar[str] = "dataset"
     source: Literal["minari"] = "minari"
     id: str = Field(description="Minari dataset id, e.g. mujoco/hopper/medium-v0.")
     download: bool = Field(True, description="Try minari.download_dataset when absent.")
@@ -40,11 +41,10 @@ class MinariSource(BaseModel):
         return load_minari(self.id, download=self.download, seed=self.seed)
 
 
-class D4RLHdf5Source(BaseModel):
+class D4RLHdf5Source(ComponentConfig):
     """A D4RL-layout .hdf5 file on disk, evaluated in the Gymnasium env ``env_id``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+    kind: ClassVar[str] = "dataset"
     source: Literal["d4rl_hdf5"] = "d4rl_hdf5"
     path: Path = Field(description="Path to the .hdf5 file.")
     env_id: str = Field(description="Gymnasium id to evaluate in, e.g. Hopper-v5.")
@@ -56,5 +56,5 @@ class D4RLHdf5Source(BaseModel):
         return load_d4rl_hdf5(self.path, self.env_id)
 
 
-#: The dataset source configs, registered by the registry owner as the ``dataset`` kind.
-DATASET_SOURCES: list[type[BaseModel]] = [MinariSource, D4RLHdf5Source]
+#: The dataset source configs, registered as the ``dataset`` kind by compose._builtin_plugin.
+DATASET_SOURCES: list[type[ComponentConfig]] = [MinariSource, D4RLHdf5Source]
