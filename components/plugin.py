@@ -39,6 +39,7 @@ BUILTIN_MODULES: tuple[str, ...] = (
     "critic_targets.fdiv_dual",
     "actor_objectives.fdiv_dual",
     "aux_losses.value_inconsistency",
+    "model_learners.miw_weighted",
 )
 
 
