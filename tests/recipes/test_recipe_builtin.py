@@ -15,7 +15,6 @@ RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
 def test_shipped_recipe_validates(path: Path) -> None:
     from components.plugin import BUILTIN_MODULES
-
     from compose.plugins import load_plugins
 
     if not BUILTIN_MODULES:
