@@ -63,9 +63,11 @@ def build(
     meta: dict[str, Any],
 ) -> OfflineData:
     """Validate against the env and assemble OfflineData with its DatasetInfo."""
+    from compose.data.arrays import validate_arrays
     from compose.data.offline import describe_returns, offline_data_from_arrays
 
     obs_shape, low, high = env_spaces(env_id, dataset_id)
+    validate_arrays(dataset_id, arrays, obs_shape, low, high)
     ref_min, ref_max, ref_source = reference_scores(env_id, meta)
     info = DatasetInfo(
         dataset_id=dataset_id,
@@ -83,7 +85,7 @@ def build(
         metadata=meta,
         **describe_returns(arrays),
     )
-    return offline_data_from_arrays(arrays, info, obs_shape, low, high)
+    return offline_data_from_arrays(arrays, info, obs_shape, low, high, validate=False)
 
 
 def minari_provenance(dataset_id: str, meta: dict[str, Any]) -> str:

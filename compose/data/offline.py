@@ -105,9 +105,14 @@ def offline_data_from_arrays(
     obs_shape: tuple[int, ...],
     action_low: np.ndarray,
     action_high: np.ndarray,
+    validate: bool = True,
 ) -> OfflineData:
-    """Validate against the env's spaces and convert to float32 tensors (zero-copy when possible)."""
-    validate_arrays(info.dataset_id, arrays, obs_shape, action_low, action_high)
+    """Validate against the env's spaces and convert to float32 tensors (zero-copy when possible).
+
+    ``validate=False`` only when the caller has just validated the same arrays.
+    """
+    if validate:
+        validate_arrays(info.dataset_id, arrays, obs_shape, action_low, action_high)
 
     def f32(x: np.ndarray) -> Tensor:
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
