@@ -79,8 +79,8 @@ MODEL_CONFIG_MODULES = (
 )
 
 
-def model_registry() -> Any:
-    """An isolated, finalized registry holding only the model-side built-ins.
+def model_registry(*extra: Any) -> Any:
+    """An isolated, finalized registry holding only the model-side built-ins (and ``extra``).
 
     Why: other components are written concurrently; these tests must not depend on them.
     """
@@ -92,5 +92,8 @@ def model_registry() -> Any:
         for name in MODEL_CONFIG_MODULES:
             for config in configs_in(f"components.{name}"):
                 registry.add(config)
+    with registry.origin("tests"):
+        for config in extra:
+            registry.add(config)
     registry.finalize()
     return registry
