@@ -47,5 +47,7 @@ class EnsembleSpectralNorm(nn.Module):
                 v = F.normalize(torch.einsum("eio,ei->eo", weight, u), dim=-1, eps=self.eps)
                 self.u.copy_(u)
                 self.v.copy_(v)
-        sigma = torch.einsum("ei,eio,eo->e", self.u, weight, self.v)
+        # Clones: u and v are saved for backward, and a later access of the weight (weight
+        # decay, a second forward) updates the buffers in place before backward runs.
+        sigma = torch.einsum("ei,eio,eo->e", self.u.clone(), weight, self.v.clone())
         return weight / sigma.clamp_min(self.eps).view(-1, 1, 1)
