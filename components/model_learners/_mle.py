@@ -117,7 +117,10 @@ class MLELearner(ModelLearner):
         term = torch.as_tensor(data.terminals, dtype=torch.float32, device=device).reshape(-1)
         n = obs.shape[0]
         holdout = self.config.holdout
-        n_hold = int(round(holdout * n)) if isinstance(holdout, float) else int(holdout)
+        if isinstance(holdout, float):
+            n_hold = int(round(holdout * n))
+        else:  # a count, capped at 20% of the data (the reference's min(0.2 N, 1000) rule)
+            n_hold = min(int(holdout), n // 5)
         if not 1 <= n_hold < n:
             raise ValueError(f"mle: holdout of {n_hold} transitions needs more than {n} transitions")
         perm = torch.randperm(n, device=device)
@@ -201,6 +204,13 @@ class MLELearner(ModelLearner):
                     "holdout_nll": float(h_nll.mean()),
                     "epochs_since_improvement": float(since_improved),
                 }
+                if not all(math.isfinite(v) for v in metrics.values()):
+                    bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
+                    raise FloatingPointError(
+                        f"model_learner 'mle': non-finite values at epoch {epoch} (update "
+                        f"{updates}): {bad}; the model phase stopped. Try a lower "
+                        "model_learner.lr, or check the dataset for NaN/inf"
+                    )
                 log(metrics, epoch)
                 if bar is not None:
                     bar.advance(metrics)

@@ -34,7 +34,8 @@ class MLEConfig(ComponentConfig):
     lr: float = Field(1e-3, gt=0.0, lt=1.0, description="Adam learning rate")
     batch_size: int = Field(256, gt=0, description="rows per member per gradient step")
     holdout: int | float = Field(
-        1000, description="holdout size: a number of transitions (int) or a fraction (float < 1)"
+        1000,
+        description="holdout: transitions (int, capped at 20% of the data) or a fraction (float < 1)",
     )
     patience: int = Field(5, gt=0, description="epochs without >improvement gain before stopping")
     improvement: float = Field(

@@ -58,7 +58,7 @@ def test_early_stopping_triggers_and_restores_best_snapshot() -> None:
     ctx = make_ctx()
     model = gaussian_ensemble(ctx, members=3, elites=2)
     # A learning rate this high makes holdout MSE stall: the patience rule must stop it.
-    learner = MLEConfig(holdout=100, batch_size=50, patience=2, max_epochs=200, lr=0.05).build(ctx)
+    learner = MLEConfig(holdout=80, batch_size=50, patience=2, max_epochs=200, lr=0.05).build(ctx)
     sink = _Recorder()
     result = learner.pretrain(model, data, sink)
     assert result["epochs"] < 200
@@ -140,8 +140,8 @@ class _ToyAux(AuxLoss):
 def test_aux_losses_are_updated_added_and_their_optimizers_stepped() -> None:
     registry = model_registry(ToyAuxConfig)
     with registry.active():
-        cfg = MLEConfig(holdout=50, batch_size=8, max_epochs=1, lr=1e-2, aux_losses=[{"type": "toy_pull", "weight": 50.0}])
-        plain = MLEConfig(holdout=50, batch_size=8, max_epochs=1, lr=1e-2)
+        cfg = MLEConfig(holdout=40, batch_size=8, max_epochs=1, lr=1e-2, aux_losses=[{"type": "toy_pull", "weight": 50.0}])
+        plain = MLEConfig(holdout=40, batch_size=8, max_epochs=1, lr=1e-2)
     data = linear_system(200)
     means = []
     # One epoch: the restored best snapshot is the final state (any first epoch improves).
@@ -155,6 +155,27 @@ def test_aux_losses_are_updated_added_and_their_optimizers_stepped() -> None:
             means.append(model.predict(data.obs, data.actions).normalized_mean.mean())
         if config is cfg:
             (aux,) = learner.aux_losses
-            assert aux.updates == 19  # ceil(150 / 8) steps of the one epoch
+            assert aux.updates == 20  # ceil(160 / 8) steps of the one epoch
             assert float(aux.c.detach()) < 3.0  # its attached optimizer was stepped (c moves to the means)
     assert means[0] > means[1] + 0.5  # the pull towards c = 3 shaped the model
+
+
+def test_non_finite_training_stops_with_a_message() -> None:
+    torch.manual_seed(0)
+    data = linear_system(200)
+    data.rewards[5] = float("nan")  # one bad row poisons the NLL of the epoch it is in
+    ctx = make_ctx()
+    model = gaussian_ensemble(ctx)
+    learner = MLEConfig(holdout=20, batch_size=32, max_epochs=3).build(ctx)
+    with pytest.raises(FloatingPointError, match="non-finite values at epoch 1"):
+        learner.pretrain(model, data, _Recorder())
+
+
+def test_holdout_count_is_capped_at_a_fifth_of_the_data() -> None:
+    data = linear_system(100)
+    ctx = make_ctx()
+    learner = MLEConfig(holdout=1000).build(ctx)
+    train, hold = learner._split(data, torch.device("cpu"))
+    assert len(hold[0]) == 20 and len(train[0]) == 80
+    train, hold = MLEConfig(holdout=0.3).build(ctx)._split(data, torch.device("cpu"))
+    assert len(hold[0]) == 30
