@@ -33,7 +33,7 @@ from compose.envs.reference import (
 
 BEHAVIOR_DIR = Path(__file__).parent / "behavior_policies"
 QUALITIES = ("random", "medium", "medium-replay", "expert", "medium-expert")
-DEFAULT_SIZE = {"hopper": 200_000, "halfcheetah": 200_000, "walker2d": 200_000, "pendulum": 5_000}
+DEFAULT_SIZE = {"hopper": 200_000, "halfcheetah": 200_000, "walker2d": 200_000, "pendulum": 2_000}
 N_ENVS = 8
 
 PolicyFn = Callable[[np.ndarray], np.ndarray]
@@ -197,8 +197,12 @@ def make_arrays(
         bounds = [warmup] + [int(s["env_steps"]) for s in snaps]
         total = max(bounds[-1], 1)
         parts, rets = [], []
-        policies: list[dict[str, Any] | None] = [None] + [s["state_dict"] for s in snaps]
         seg_bounds = [0, *bounds]
+        # segment k covers steps (seg_bounds[k], seg_bounds[k+1]]: uniform actions during the
+        # warm-up, then the latest snapshot taken at or before the segment's start
+        policies: list[dict[str, Any] | None] = [None] + [
+            snaps[max(k - 2, 0)]["state_dict"] for k in range(1, len(seg_bounds) - 1)
+        ]
         sizes = [int(round(size * (b - a) / total)) for a, b in zip(seg_bounds, seg_bounds[1:], strict=False)]
         sizes[-1] += size - sum(sizes)
         for k, n in enumerate(sizes):

@@ -6,7 +6,7 @@ describe a dataset without loading tensors.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,7 +17,7 @@ class DatasetInfo(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     dataset_id: str
-    source: Literal["minari", "d4rl_hdf5"] | str
+    source: str = Field(description="The source tag that loaded it: minari or d4rl_hdf5.")
     env_id: str = Field(description="Gymnasium id to evaluate in, e.g. Hopper-v5.")
     obs_dim: int
     act_dim: int

@@ -39,7 +39,7 @@ def test_parse_factory_id() -> None:
 def test_make_random_and_made_on_first_use(minari_store: Path) -> None:
     # absent from the store but makeable: the minari source makes and caches it
     d = MinariSource(id="compose/pendulum/random-v0").load()
-    assert len(d) == 5_000 and d.info.env_id == "InvertedPendulum-v5"
+    assert len(d) == 2_000 and d.info.env_id == "InvertedPendulum-v5"
     meta = read_metadata("compose/pendulum/random-v0")["compose"]
     assert meta["quality"] == "random" and meta["seed"] == 0
     assert "uniform random actions" in d.info.provenance
@@ -82,3 +82,18 @@ def test_policy_checkpoint_round_trip(policy_dir: Path) -> None:
     assert snaps[0]["state_dict"]["net.body.net.0.weight"].dtype == torch.float32
     act = pol.act(torch.zeros(5, 4), deterministic=True)
     assert act.shape == (5, 1) and act.abs().max() <= 3.0
+
+
+def test_cli_make_and_info(minari_store: Path) -> None:
+    from click.testing import CliRunner
+
+    from compose.cli.data import data
+
+    runner = CliRunner()
+    res = runner.invoke(data, ["make", "pendulum", "random", "--size", "120", "--seed", "2"])
+    assert res.exit_code == 0, res.output
+    assert "made compose/pendulum/random-v0" in res.output
+    res = runner.invoke(data, ["info", "compose/pendulum/random-v0"])
+    assert res.exit_code == 0 and "120" in res.output and "uniform random" in res.output
+    res = runner.invoke(data, ["make", "pendulum", "expert", "--policy-dir", str(minari_store)])
+    assert res.exit_code == 1 and "compose data train-behavior pendulum" in res.output
