@@ -122,7 +122,7 @@ class Trainer:
             self.tracker.params(self._params())
         self.watch = NonFiniteWatch(self.device)
         self.update = UpdateStep(self.parts, r.train.tau)
-        self.step_fn = torch.compile(self.update) if r.runtime.compile else self.update
+        self.step_fn = _compiled(self.update, self.console) if r.runtime.compile else self.update
 
     def _params(self) -> dict[str, Any]:
         from compose.plugins import load_plugins
@@ -383,6 +383,34 @@ class Trainer:
                 self.tracker.close()
         self.console.print(summary_table(self.summary))
         return self.summary
+
+
+def _compiled(fn: Any, console: Console) -> Any:
+    """``torch.compile(fn)``, falling back to eager (with a warning) if compiling fails.
+
+    Why: compilation is an optimization only; a backend that cannot compile the update on
+    this machine must not stop the run. A failure is only caught before the first compiled
+    step succeeded.
+    """
+    compiled = torch.compile(fn)
+    ok: list[bool] = []
+
+    def call(inputs: UpdateInputs) -> dict[str, torch.Tensor]:
+        if ok and not ok[0]:
+            return fn(inputs)
+        try:
+            out = compiled(inputs)
+        except Exception as exc:
+            if ok:
+                raise
+            console.print(f"[yellow]torch.compile failed ({type(exc).__name__}); running eagerly[/]")
+            ok.append(False)
+            return fn(inputs)
+        if not ok:
+            ok.append(True)
+        return out
+
+    return call
 
 
 def _score_text(ev: dict[str, float]) -> str:
