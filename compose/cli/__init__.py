@@ -26,6 +26,7 @@ __all__ = ["cli", "main"]
 LAZY: dict[str, tuple[str, str]] = {
     "data": ("compose.cli.data", "data"),
     "run": ("compose.cli.run", "run"),
+    "bench": ("compose.cli.bench", "bench"),
 }
 
 _ISSUES = "https://github.com/compose-rl/compose/issues"
