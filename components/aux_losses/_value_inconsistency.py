@@ -110,6 +110,9 @@ class ValueInconsistency(AuxLoss):
         self.register_buffer("obs_mean", torch.zeros(ctx.obs_dim, device=ctx.device))
         self.register_buffer("obs_std", torch.ones(ctx.obs_dim, device=ctx.device))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool, device=ctx.device))
+        # Host copy of ``fitted`` (no device sync per update); re-read after a state load.
+        self._fitted_host: bool | None = False
+        self.register_load_state_dict_post_hook(_forget_fitted)
         self.optimizer = self.register_optimizer(
             "values", torch.optim.Adam(self.values.parameters(), lr=config.lr), attached=False
         )
@@ -120,6 +123,7 @@ class ValueInconsistency(AuxLoss):
         self.obs_mean.copy_(obs.mean(0))
         self.obs_std.copy_(obs.std(0).clamp_min(1e-6) if len(obs) > 1 else torch.ones_like(obs[0]))
         self.fitted.fill_(True)
+        self._fitted_host = True
 
     def _v(self, net: EnsembleMLP, obs: Tensor) -> Tensor:
         """Both nets at obs [..., obs_dim] -> [2, ...] (index 0: V_d, 1: V_m)."""
@@ -205,7 +209,9 @@ class ValueInconsistency(AuxLoss):
         """Fit V_d on the data (Eq. 9) and V_m on model draws (Eq. 10); Polyak the targets."""
         real = inputs.real
         dynamics = self._dynamics(inputs)
-        if not bool(self.fitted):
+        if self._fitted_host is None:
+            self._fitted_host = bool(self.fitted)
+        if not self._fitted_host:
             self.fit_normalizer(real.obs)
         with torch.no_grad():
             samples = self.model_samples(dynamics, real.obs, real.actions)
@@ -248,6 +254,11 @@ class ValueInconsistency(AuxLoss):
         super().load_checkpoint_state(state)
         if "generator" in state:
             self.generator.set_state(state["generator"].cpu())
+
+
+def _forget_fitted(module: torch.nn.Module, incompatible_keys: Any) -> None:
+    """After ``load_state_dict``: read the loaded ``fitted`` flag again on next use."""
+    module._fitted_host = None  # type: ignore[assignment]
 
 
 @contextlib.contextmanager
