@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from compose.kinds import (
     Batch,
@@ -173,9 +174,12 @@ class MLELearner(ModelLearner):
                 steps = 0
                 for start in range(0, n_train, cfg.batch_size):
                     idx = order[:, start : start + cfg.batch_size]  # [E, B]
-                    pred = dynamics.predict(obs[idx], act[idx])
-                    nll = gaussian_nll(pred, targets[idx]).mean()
-                    loss = scale * nll + dynamics.regularization()
+                    # cached(): parametrized weights (spectral norm) are computed once per
+                    # step, not again when the regularization reads them.
+                    with parametrize.cached():
+                        pred = dynamics.predict(obs[idx], act[idx])
+                        nll = gaussian_nll(pred, targets[idx]).mean()
+                        loss = scale * nll + dynamics.regularization()
                     if self.aux_losses:
                         loss = loss + self._aux_terms(dynamics, updates, idx[0], obs, act, rew, nxt, term)
                     optimizer.zero_grad(set_to_none=True)

@@ -179,3 +179,19 @@ def test_holdout_count_is_capped_at_a_fifth_of_the_data() -> None:
     assert len(hold[0]) == 20 and len(train[0]) == 80
     train, hold = MLEConfig(holdout=0.3).build(ctx)._split(data, torch.device("cpu"))
     assert len(hold[0]) == 30
+
+
+def test_spectral_norm_model_trains() -> None:
+    torch.manual_seed(0)
+    data = linear_system(300)
+    ctx = make_ctx()
+    model = gaussian_ensemble(ctx, spectral_norm=True)
+    sink = _Recorder()
+    MLEConfig(holdout=60, batch_size=32, max_epochs=6, lr=5e-3).build(ctx).pretrain(model, data, sink)
+    assert sink.rows[-1][0]["holdout_mse"] < sink.rows[0][0]["holdout_mse"]
+    model.eval()
+    # One power iteration per step tracks sigma approximately while the weights move.
+    for layer in [*model.trunk.linear_layers(), model.mean_head]:
+        assert (torch.linalg.matrix_norm(layer.weight.detach(), ord=2) < 1.3).all()
+    free = torch.linalg.matrix_norm(model.logvar_head.weight.detach(), ord=2)
+    assert free.shape == (4,)
