@@ -189,9 +189,13 @@ def test_spectral_norm_model_trains() -> None:
     sink = _Recorder()
     MLEConfig(holdout=60, batch_size=32, max_epochs=6, lr=5e-3).build(ctx).pretrain(model, data, sink)
     assert sink.rows[-1][0]["holdout_mse"] < sink.rows[0][0]["holdout_mse"]
+    # One power iteration per step tracks sigma only approximately while the weights move;
+    # a few more iterations on the fitted weights make the constraint exact.
+    with torch.no_grad():
+        for _ in range(100):
+            model.predict(data.obs[:4], data.actions[:4])
     model.eval()
-    # One power iteration per step tracks sigma approximately while the weights move.
     for layer in [*model.trunk.linear_layers(), model.mean_head]:
-        assert (torch.linalg.matrix_norm(layer.weight.detach(), ord=2) < 1.3).all()
+        assert (torch.linalg.matrix_norm(layer.weight.detach(), ord=2) < 1.0 + 1e-3).all()
     free = torch.linalg.matrix_norm(model.logvar_head.weight.detach(), ord=2)
     assert free.shape == (4,)
