@@ -199,3 +199,13 @@ def test_spectral_norm_model_trains() -> None:
         assert (torch.linalg.matrix_norm(layer.weight.detach(), ord=2) < 1.0 + 1e-3).all()
     free = torch.linalg.matrix_norm(model.logvar_head.weight.detach(), ord=2)
     assert free.shape == (4,)
+
+
+def test_progress_bar_runs_and_reports_through_the_sink() -> None:
+    torch.manual_seed(0)
+    ctx = make_ctx()
+    sink = _Recorder()
+    MLEConfig(holdout=20, batch_size=32, max_epochs=2, progress=True).build(ctx).pretrain(
+        gaussian_ensemble(ctx), linear_system(100), sink
+    )
+    assert [step for _, step in sink.rows] == [1, 2]
