@@ -11,7 +11,10 @@ from compose.kinds.base import Component
 from compose.kinds.dynamics import Dynamics
 from compose.kinds.types import ModelTransitions
 
-__all__ = ["RewardShaper"]
+__all__ = ["RewardShaper", "TERMINATE"]
+
+#: Reserved diagnostic key: bool [B] rows a shaper ends (they are stored as terminal).
+TERMINATE = "terminate"
 
 
 class RewardShaper(Component):
@@ -21,6 +24,10 @@ class RewardShaper(Component):
     DAMO ``classifier_log_ratio`` (r - alpha log(h / (1 - h)); trains h in ``update``).
     Why at rollout time: the ensemble's outputs for all members are at hand then, so a
     penalty costs no second forward pass.
+
+    A shaper may end rows: a diagnostic under the reserved key :data:`TERMINATE` (bool [B])
+    marks rows that become terminal (MOReL's HALT state); the rollout stores them as done and
+    does not continue from them.
     """
 
     @abstractmethod

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from compose.kinds import Agent, Dynamics, Policy, RewardShaper
+from compose.kinds.reward_shaper import TERMINATE
 from compose.train.buffers import TransitionBuffer
 
 __all__ = ["RolloutStats", "branched_rollout"]
@@ -84,6 +85,8 @@ def branched_rollout(
             step = dynamics.sample(obs, act)
             rewards, diagnostics = reward_shaper.shape(step, dynamics=dynamics, agent=agent)
             done = step.terminals.reshape(-1).bool()
+            if TERMINATE in diagnostics:
+                done = done | diagnostics[TERMINATE].reshape(-1).bool()
             buffer.add(obs, act, rewards.reshape(-1), step.next_obs, done)
             rows = obs.shape[0]
             stats.transitions += rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from compose.kinds.reward_shaper import TERMINATE
 from compose.train.buffers import TransitionBuffer
 from compose.train.rollout import branched_rollout
 from tests.train.toys import ConstantPolicy, FixedPenalty, ShiftDynamics
@@ -61,6 +62,26 @@ def test_rollout_continues_from_nonterminal_states_only() -> None:
     assert torch.isclose(m["rollout/terminal_rate"], torch.tensor(3 / 5))
     assert torch.isclose(m["reward_shaper/penalty_mean"], torch.tensor(0.25))
     assert torch.isclose(m["rollout/length_mean"], torch.tensor(5 / 3))
+
+
+class _HaltAbove(FixedPenalty):
+    """Ends every row whose next state exceeds 0.9 through the reserved TERMINATE key."""
+
+    def shape(self, transitions, *, dynamics, agent):  # type: ignore[no-untyped-def]
+        rewards, diagnostics = super().shape(transitions, dynamics=dynamics, agent=agent)
+        return rewards, {**diagnostics, TERMINATE: transitions.next_obs[:, 0] > 0.9}
+
+
+def test_a_reward_shaper_can_end_rows() -> None:
+    dyn, policy = ShiftDynamics(1), ConstantPolicy(0.5, 1)
+    buf = TransitionBuffer(100, 1, 1, "cpu")
+    branched_rollout(
+        torch.tensor([[0.0]]), length=5, chunk_size=4, dynamics=dyn, reward_shaper=_HaltAbove(0.0),
+        buffer=buf, policy=policy, agent=None, action_low=-torch.ones(1), action_high=torch.ones(1),
+    )
+    # 0.0 -> 0.5 -> 1.0 (ended by the shaper): two rows, the second terminal
+    assert len(buf) == 2
+    assert buf.terminals[:2].bool().tolist() == [False, True]
 
 
 def test_rollout_chunking_does_not_change_the_buffer_contents() -> None:

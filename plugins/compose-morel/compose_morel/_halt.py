@@ -66,7 +66,7 @@ class Halt(RewardShaper):
     def shape(
         self, transitions: ModelTransitions, *, dynamics: Dynamics, agent: Agent | None
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """(rewards [B], diagnostics incl. ``halt_mask`` [B] bool of HALTed rows)."""
+        """(rewards [B], diagnostics incl. ``terminate`` [B] bool of HALTed rows)."""
         if torch.isnan(self.cutoff):
             self.calibrate(dynamics, agent)
         u = self.uncertainty(
@@ -80,7 +80,7 @@ class Halt(RewardShaper):
         r = transitions.rewards
         shaped = torch.where(halt, torch.full_like(r, -self.kappa), r)
         return shaped, {
-            "halt_mask": halt,
+            "terminate": halt,
             "uncertainty_mean": u.mean(),
             "threshold": self.cutoff.clone(),
             "raw_reward_mean": r.mean(),

@@ -18,12 +18,12 @@ class HaltConfig(ComponentConfig):
     MOReL (Kidambi et al. 2020), the P-MDP: with the USAD U(s, a) = [disc(s, a) > threshold],
     a transition from an unknown pair goes to HALT and earns -kappa; known pairs keep the
     model's reward. Here: rows with u(s, a) > threshold get reward -kappa, and the shaper
-    reports them in the diagnostic ``halt_mask`` [B] (bool) so the rollout can end them.
+    reports them in the diagnostic ``terminate`` [B] (bool) so the rollout can end them.
     The threshold is ``threshold`` itself (``absolute``), ``threshold`` x the largest u on
     the offline data (``data_max``), or mean + ``threshold`` x std of u on the data
     (``data_mean_std``), measured once, on the first rollout, when the model is fitted.
-    Why ``halt_mask`` and not a terminal: ``RewardShaper.shape`` returns rewards only; see
-    the plugin's README for how a trainer ends HALT rows.
+    ``terminate`` is the reserved diagnostic (compose.kinds.reward_shaper.TERMINATE) by which
+    a shaper ends rows: the rollout stores HALT rows as terminal and does not continue them.
     """
 
     kind: ClassVar[str] = "reward_shaper"

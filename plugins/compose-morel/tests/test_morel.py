@@ -90,7 +90,7 @@ def test_halt_absolute_threshold(loaded) -> None:
     shaped, diag = shaper.shape(step, dynamics=model, agent=None)
     mask = u > cut
     assert 0 < int(mask.sum()) < 64
-    assert torch.equal(diag["halt_mask"], mask)
+    assert torch.equal(diag["terminate"], mask)
     torch.testing.assert_close(shaped, torch.where(mask, torch.full_like(u, -7.0), step.rewards))
 
 
