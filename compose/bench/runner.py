@@ -165,8 +165,9 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
     for letter, title, fn in plan:
         if letter not in only:
             continue
-        say(f"({letter}) {title}: {repeats} x {steps} steps after {warmup} warm-up "
-            f"(load {_load()})")
+        how = (f"{repeats} rounds of {shapes.rollout_starts} x {shapes.rollout_length}"
+               if letter == "c" else f"{repeats} x {steps} steps after {warmup} warm-up")
+        say(f"({letter}) {title}: {how} (load {_load()})")
         t0 = time.perf_counter()
         res = fn(data, settings)
         samples.update(res.samples)
