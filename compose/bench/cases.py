@@ -40,6 +40,7 @@ class Settings:
     device: torch.device
     shapes: Shapes
     dataset_id: str
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass
@@ -69,7 +70,7 @@ def case_dynamics(data: Any, s: Settings) -> CaseResult:
     the mean path (an error there is recorded, not raised).
     """
     torch.manual_seed(0)
-    recipe = load_bench_recipe("mbpo", s.dataset_id, s.shapes)
+    recipe = load_bench_recipe("mbpo", s.dataset_id, s.shapes, s.overrides)
     parts = make_parts(recipe, data, s.device)
     step, reshuffle, per_epoch = dynamics_step(parts)
     res = CaseResult()
@@ -87,7 +88,7 @@ def case_dynamics(data: Any, s: Settings) -> CaseResult:
         res.samples["gflops_dynamics"] = _rate(res.flops["gflops_dynamics"], per_step)
     torch.manual_seed(0)
     try:
-        recipe = load_bench_recipe("mopo", s.dataset_id, s.shapes)
+        recipe = load_bench_recipe("mopo", s.dataset_id, s.shapes, s.overrides)
         parts = make_parts(recipe, data, s.device)
         sn_step, _, _ = dynamics_step(parts)
         res.samples["dynamics_sn_1000"] = _timed(sn_step, s).scaled(1000.0)
@@ -101,7 +102,7 @@ def _policy_case(name: str, prefix: str, data: Any, s: Settings, penalty_key: st
     for batch, key in ((s.shapes.batch, f"{prefix}_update_1000"),
                        (s.shapes.small_batch, f"{prefix}_update_b8_1000")):
         torch.manual_seed(0)
-        recipe = load_bench_recipe(name, s.dataset_id, s.shapes)
+        recipe = load_bench_recipe(name, s.dataset_id, s.shapes, s.overrides)
         parts = make_parts(recipe, data, s.device)
         harness = PolicyHarness(parts, recipe, batch, s.shapes.fill_starts)
         per_step = _timed(harness.step, s)
@@ -146,7 +147,7 @@ def case_rollout(data: Any, s: Settings) -> CaseResult:
     of transitions written is recorded.
     """
     torch.manual_seed(0)
-    recipe = load_bench_recipe("mopo", s.dataset_id, s.shapes)
+    recipe = load_bench_recipe("mopo", s.dataset_id, s.shapes, s.overrides)
     parts = make_parts(recipe, data, s.device)
     parts.dynamics.eval()
     if hasattr(parts.dynamics, "termination"):

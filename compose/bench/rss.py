@@ -75,7 +75,7 @@ def run_overrides(dataset_id: str, shapes: object, threads: int) -> list[str]:
 
 
 def measure_rss(dataset_id: str, shapes_name: str, threads: int, device: str,
-                timeout: float = 1200.0) -> RssResult:
+                timeout: float = 1200.0, overrides: tuple[str, ...] = ()) -> RssResult:
     """Peak RSS of a short real ``compose run`` of MOPO (fallback: the probe below)."""
     from compose.bench.harness import SHAPES
 
@@ -89,7 +89,7 @@ def measure_rss(dataset_id: str, shapes_name: str, threads: int, device: str,
         with tempfile.TemporaryDirectory(prefix="compose-bench-") as tmp:
             cmd = [sys.executable, "-m", "compose.cli", "run", "mopo", "--no-track",
                    "--run-dir", str(Path(tmp) / "run"), "--device", device]
-            for o in [*run_overrides(dataset_id, shapes, threads), *extra]:
+            for o in [*run_overrides(dataset_id, shapes, threads), *overrides, *extra]:
                 cmd += ["--set", o]
             rc, mib, secs, tail = _wait_rss(cmd, timeout, env)
         total += secs
@@ -117,6 +117,7 @@ def _probe(argv: list[str] | None = None) -> None:
     parser.add_argument("--shapes", default="reference")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
 
     import torch
@@ -129,7 +130,7 @@ def _probe(argv: list[str] | None = None) -> None:
     shapes = SHAPES[args.shapes]
     device = resolve_device(args.device)
     data = load_minari(args.dataset, download=False).to(device)
-    recipe = load_bench_recipe("mopo", args.dataset, shapes)
+    recipe = load_bench_recipe("mopo", args.dataset, shapes, tuple(args.overrides))
     parts = make_parts(recipe, data, device)
     # PolicyHarness fills the model buffer with one round of fill_starts: make it a full round.
     harness = PolicyHarness(parts, recipe, recipe.train.batch_size, recipe.rollout.batch_size)

@@ -40,6 +40,7 @@ class BenchOptions:
     dataset: str | None = None
     shapes: str = "reference"
     omp_wait: str = "auto"
+    overrides: tuple[str, ...] = ()
 
     def resolved(self) -> tuple[int, int, int]:
         """(steps per repeat, repeats, warm-up steps)."""
@@ -141,6 +142,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
         "settings": {
             "only": list(only), "quick": opts.quick, "steps_per_repeat": steps,
             "repeats": repeats, "warmup": warmup, "shapes": shapes.name,
+            "overrides": list(opts.overrides),
         },
         "notes": [],
         "cases": {},
@@ -157,7 +159,8 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
         data = loaded.to(device) if needs_data else None
         del loaded
     settings = cases.Settings(steps=steps, repeats=repeats, warmup=warmup, flops="f" in only,
-                              device=device, shapes=shapes, dataset_id=dataset_id)
+                              device=device, shapes=shapes, dataset_id=dataset_id,
+                              overrides=tuple(opts.overrides))
     samples: dict[str, Sample] = {}
     flops: dict[str, int] = {}
     plan = [("a", "dynamics training", cases.case_dynamics), ("b", "MOPO update", cases.case_mopo),
@@ -184,7 +187,8 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
         samples["mobile_phase_1000"] = samples["mobile_update_1000"].plus(samples["mopo_rollout"])
     if "e" in only:
         say(f"(e) peak RSS of a short MOPO run (child process, load {_load()})")
-        rss = measure_rss(dataset_id, shapes.name, opts.threads, opts.device)
+        rss = measure_rss(dataset_id, shapes.name, opts.threads, opts.device,
+                          overrides=tuple(opts.overrides))
         if rss.mib is not None:
             samples["peak_rss_mopo"] = Sample([rss.mib])
         result["cases"]["e"] = {"seconds": rss.seconds, "how": rss.how, "load_avg": _load()}
@@ -197,6 +201,8 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
     result["flops"] = {k: v for k, v in flops.items()}
     result["machine"]["load_avg_after"] = _load()
     result["seconds"] = time.perf_counter() - started
+    if opts.overrides:
+        result["notes"].append("recipe overrides: " + " ".join(opts.overrides))
     if shapes.name != "reference":
         result["notes"].append("toy shapes: not comparable with the reference")
     if "c" in only:

@@ -40,9 +40,12 @@ _ONLY_HELP = (
               default="auto", show_default=True,
               help="OMP_WAIT_POLICY for torch's threads; auto: passive when the machine is "
               "oversubscribed (load average > CPUs).")
+@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
+              help="Recipe override for every case (repeatable), e.g. "
+              "--set rollout.chunk_size=2000; recorded in the JSON.")
 def bench(only: str, json_path: Path | None, quick: bool, repeats: int | None,
           steps: int | None, warmup: int | None, device: str, threads: int,
-          dataset: str | None, shapes: str, omp_wait: str) -> None:
+          dataset: str | None, shapes: str, omp_wait: str, overrides: tuple[str, ...]) -> None:
     """Time dynamics training, MOPO/MOBILE updates, rollouts and peak memory.
 
     Prints our median [min-max] beside the reference implementation's figures with the
@@ -61,7 +64,7 @@ def bench(only: str, json_path: Path | None, quick: bool, repeats: int | None,
     err = Console(stderr=True)
     opts = BenchOptions(only=chosen, quick=quick, repeats=repeats, steps=steps, warmup=warmup,
                         device=device, threads=threads, dataset=dataset, shapes=shapes,
-                        omp_wait=omp_wait)
+                        omp_wait=omp_wait, overrides=overrides)
     result = run_bench(opts, say=lambda s: err.print(s, highlight=False))
     console.print(bench_table(result))
     for note in result["notes"]:

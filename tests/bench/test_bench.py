@@ -92,13 +92,20 @@ def test_cli_writes_json(toy_store: Path, tmp_path: Path) -> None:
     from compose.cli import cli
 
     out = tmp_path / "b" / "bench.json"
-    res = CliRunner().invoke(cli, ["bench", "--only", "c", "--shapes", "toy", "--repeats", "1",
+    res = CliRunner().invoke(cli, ["bench", "--only", "c,e", "--shapes", "toy", "--repeats", "1",
                                    "--device", "cpu", "--threads", "1", "--dataset", TOY_ID,
-                                   "--json", str(out)])
+                                   "--set", "rollout.chunk_size=100", "--json", str(out)])
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
-    assert [r["key"] for r in data["rows"]] == ["mopo_rollout"]
-    assert data["settings"]["only"] == ["c"]
+    assert [r["key"] for r in data["rows"]] == ["mopo_rollout", "peak_rss_mopo"]
+    assert data["settings"]["only"] == ["c", "e"]
+    assert data["settings"]["overrides"] == ["rollout.chunk_size=100"]
+    assert data["cases"]["c"]["chunk_size"] == 100
+    assert data["cases"]["c"]["transitions"] == 256 * 2  # chunking keeps every row
+    # (e) ran a real, short `compose run` of recipes/mopo.yaml in a child process
+    assert data["cases"]["e"]["how"].startswith("compose run recipes/mopo.yaml"), data["cases"]["e"]
+    rss = data["rows"][1]["ours"]["median"]
+    assert 50 < rss < 4096
     assert "MOPO rollout" in res.output
 
 
