@@ -232,7 +232,8 @@ def make_dataset(
 ) -> str:
     """Collect and write ``compose/<env>/<quality>-v0`` to the local Minari store; return its id.
 
-    ``size`` transitions per behavior policy (medium-expert has 2 x size). The metadata's
+    ``size`` transitions per behavior policy (medium-expert has 2 x size; medium-replay
+    defaults to the medium policy's training env steps, like D4RL's buffer). The metadata's
     ``compose`` entry records reference scores, behavior policies and their returns, the
     seed, the command and the project version.
     """
@@ -243,8 +244,11 @@ def make_dataset(
     if quality not in QUALITIES:
         raise DatasetError(f"unknown quality {quality!r}; expected one of: {', '.join(QUALITIES)}")
     dataset_id = dataset_id or factory_id(env, quality)
-    size = size or DEFAULT_SIZE[env]
     policy_dir = Path(policy_dir) if policy_dir else BEHAVIOR_DIR
+    if size is None and quality == "medium-replay":
+        # D4RL: the replay buffer *up to* the medium policy, so as many steps as it trained
+        size = int(load_behavior(env, "medium", policy_dir)[0]["meta"]["env_steps"])
+    size = size or DEFAULT_SIZE[env]
     total = 2 * size if quality == "medium-expert" else size
     t0 = time.time()
     if progress:
