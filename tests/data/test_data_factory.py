@@ -97,3 +97,15 @@ def test_cli_make_and_info(minari_store: Path) -> None:
     assert res.exit_code == 0 and "120" in res.output and "uniform random" in res.output
     res = runner.invoke(data, ["make", "pendulum", "expert", "--policy-dir", str(minari_store)])
     assert res.exit_code == 1 and "compose data train-behavior pendulum" in res.output
+
+
+def test_shipped_hopper_medium_policy_makes_data(minari_store: Path) -> None:
+    from compose.data.factory import BEHAVIOR_DIR
+
+    _, meta, snaps = load_policy(BEHAVIOR_DIR / "hopper_medium.pt")
+    assert meta["env_id"] == "Hopper-v5" and meta["eval_return"] >= meta["medium_target"]
+    assert len(snaps) >= 2
+    made = make_dataset("hopper", "medium", size=64, progress=False)
+    d = MinariSource(id=made).load()
+    assert len(d) == 64 and d.info.ref_source == "d4rl"
+    assert read_metadata(made)["compose"]["behavior"][0]["checkpoint"] == "hopper_medium.pt"
