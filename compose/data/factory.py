@@ -168,7 +168,8 @@ def load_behavior(env: str, kind: str, policy_dir: Path) -> tuple[dict[str, Any]
 
 
 def _behavior_record(ckpt: dict[str, Any], path: Path) -> dict[str, Any]:
-    keys = ("kind", "env_steps", "eval_return", "normalized_score", "train_seconds", "command")
+    keys = ("kind", "env_steps", "eval_return", "normalized_score", "train_seconds", "command",
+            "below_target")
     return {"checkpoint": path.name, **{k: ckpt["meta"].get(k) for k in keys}}
 
 
@@ -269,9 +270,17 @@ def make_dataset(
         "medium-replay": "the project's SAC training snapshots up to its medium policy "
         "(re-collected, not the literal replay buffer)",
     }.get(quality, f"stochastic actions of the project's own SAC {quality} behavior policy")
+    scores = "; ".join(
+        f"{b['checkpoint']}: eval return {b['eval_return']:.1f} "
+        f"(normalized {b['normalized_score']:.1f}) after {b['env_steps']} SAC steps"
+        + (" — BELOW the medium target" if b.get("below_target") else "")
+        for b in behavior
+        if b.get("eval_return") is not None
+    )
     provenance = (
         f"compose dataset factory {dataset_id}: {quality} data in {env_id_for(env)} "
         f"(Gymnasium MuJoCo) from {how}, seed {seed}; not D4RL and not Minari's mujoco datasets"
+        + (f"; behavior {scores}" if scores else "")
     )
     meta = {
         "provenance": provenance,
