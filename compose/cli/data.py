@@ -77,7 +77,7 @@ def _fail(exc: Exception) -> None:
 def list_cmd() -> None:
     """List the datasets in the local Minari store, and the ones the factory can make."""
     from compose.data import minari_io
-    from compose.data.factory import QUALITIES
+    from compose.data.factory import BEHAVIOR_DIR, QUALITIES
     from compose.envs.reference import ENV_IDS
 
     local = minari_io.list_local()
@@ -90,14 +90,20 @@ def list_cmd() -> None:
         )
     if not local:
         click.echo("  (empty)")
+    def has(env: str, kinds: tuple[str, ...]) -> bool:
+        return all((BEHAVIOR_DIR / f"{env}_{k}.pt").is_file() for k in kinds)
+
+    needs = {"random": (), "medium": ("medium",), "medium-replay": ("medium",),
+             "expert": ("expert",), "medium-expert": ("medium", "expert")}
     makeable = [
         f"compose/{e}/{q}-v0"
         for e in ENV_IDS
         for q in QUALITIES
-        if f"compose/{e}/{q}-v0" not in local
+        if f"compose/{e}/{q}-v0" not in local and has(e, needs[q])
     ]
-    click.echo("makeable with `compose data make ENV QUALITY` (made on first use too):")
-    click.echo("  " + ", ".join(makeable))
+    click.echo("makeable with the shipped behavior policies (`compose data make ENV QUALITY`,")
+    click.echo("or made on first use):")
+    click.echo("  " + (", ".join(makeable) or "(none)"))
 
 
 @data.command("info")
