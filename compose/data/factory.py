@@ -194,6 +194,12 @@ def make_arrays(
     if quality == "medium-replay":
         ckpt, path = load_behavior(env, "medium", policy_dir)
         snaps = ckpt.get("snapshots") or []
+        if not snaps:
+            raise DatasetError(
+                f"dataset compose/{env}/medium-replay-v0: {path.name} carries no training "
+                "snapshots, so its replay data cannot be regenerated; retrain with "
+                f"`compose data train-behavior {env}`"
+            )
         warmup = int(ckpt["meta"].get("sac_config", {}).get("learning_starts", 0))
         bounds = [warmup] + [int(s["env_steps"]) for s in snaps]
         total = max(bounds[-1], 1)
