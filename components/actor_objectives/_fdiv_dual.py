@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from components.actor_objectives._sac import q_without_param_grad
 from components.critic_targets._fdiv_dual import InitialStates, conjugate, phi
 from compose.kinds import ActorObjective, BuildContext, UpdateInputs
+from compose.nn import q_without_param_grad
 
 if TYPE_CHECKING:
     from components.actor_objectives.fdiv_dual import FdivDualActorConfig

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from components.actor_objectives._sac import q_without_param_grad
 from compose.kinds import ActorObjective, BuildContext, UpdateInputs
+from compose.nn import q_without_param_grad
 
 if TYPE_CHECKING:
     from components.actor_objectives.q_normalized import QNormalizedConfig

@@ -7,33 +7,14 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
 from compose.kinds import ActorObjective, BuildContext, UpdateInputs
+from compose.nn import make_adam, q_without_param_grad
 
 if TYPE_CHECKING:
     from components.actor_objectives.sac import SacActorConfig
 
-__all__ = ["SacActorObjective"]
-
-
-def q_without_param_grad(critic: object, obs: Tensor, actions: Tensor) -> Tensor:
-    """critic(obs, actions) with the critic's parameters detached.
-
-    The actor's gradient flows through Q to the actions (and so to the policy) but never
-    into the critic's parameters: the critic's optimizer cannot see actor gradients
-    whatever order the trainer steps in, and the backward skips the critic's weight-grad
-    matmuls (a third of its backward cost).
-    Uses the critic's own ``frozen(obs, actions)`` when it has one (``compose.nn.QEnsemble``:
-    no parameter swapping), else ``torch.func.functional_call`` with detached parameters.
-    """
-    frozen = getattr(critic, "frozen", None)
-    if callable(frozen):
-        return frozen(obs, actions)
-    if isinstance(critic, nn.Module):
-        params = {name: p.detach() for name, p in critic.named_parameters()}
-        return functional_call(critic, params, (obs, actions), strict=False)
-    return critic(obs, actions)  # type: ignore[operator]
+__all__ = ["SacActorObjective", "q_without_param_grad"]  # re-export: old import path
 
 
 class SacActorObjective(ActorObjective):
@@ -57,7 +38,7 @@ class SacActorObjective(ActorObjective):
         if self.auto_alpha:
             self.log_alpha = nn.Parameter(init)
             self.register_optimizer(
-                "alpha", torch.optim.Adam([self.log_alpha], lr=config.alpha_lr), attached=True
+                "alpha", make_adam([self.log_alpha], lr=config.alpha_lr), attached=True
             )
         else:
             self.register_buffer("log_alpha", init)

@@ -8,9 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from components.actor_objectives._sac import q_without_param_grad
 from compose.kinds import Agent, AuxLoss, BuildContext, Dynamics, UpdateInputs
-from compose.nn import MLP
+from compose.nn import MLP, q_without_param_grad
 
 if TYPE_CHECKING:
     from components.aux_losses.rollout_discriminator import RolloutDiscriminatorConfig

@@ -53,7 +53,7 @@ import torch
 from torch import Tensor
 
 from compose.kinds.aux_loss import AuxLoss
-from compose.nn import EnsembleMLP, soft_update_
+from compose.nn import EnsembleMLP, make_adam, soft_update_
 
 if TYPE_CHECKING:
     from components.aux_losses.value_inconsistency import ValueInconsistencyConfig
@@ -114,7 +114,7 @@ class ValueInconsistency(AuxLoss):
         self._fitted_host: bool | None = False
         self.register_load_state_dict_post_hook(_forget_fitted)
         self.optimizer = self.register_optimizer(
-            "values", torch.optim.Adam(self.values.parameters(), lr=config.lr), attached=False
+            "values", make_adam(self.values.parameters(), lr=config.lr), attached=False
         )
 
     # ------------------------------------------------------------------ value nets

@@ -30,9 +30,9 @@ from compose.kinds import (
     Prediction,
     UpdateInputs,
 )
-from compose.nn import EnsembleLinear
+from compose.nn import EnsembleLinear, make_adam
 
-__all__ = ["MLELearner", "gaussian_nll", "normalized_sq_error"]
+__all__ = ["MLELearner", "MLEStep", "gaussian_nll", "normalized_sq_error"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -101,6 +101,52 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
         module.train(was)
 
 
+class MLEStep:
+    """One MLE gradient step on [E, B] row indices, aux losses included; no host sync.
+
+    ``columns`` = (obs, act, next_obs, rewards, terminals) of the training split. The step
+    returns detached tensors: ``nll`` and every aux loss's terms (``loss_*`` and
+    diagnostics, keyed ``aux_losses.<i>.<key>``, plus what its ``update`` returned), so the
+    caller syncs them once at log time.
+    Why a class: the model phase and ``compose bench`` run the same step.
+    """
+
+    def __init__(self, learner: MLELearner, dynamics: Dynamics, columns: tuple[Tensor, ...],
+                 optimizer: torch.optim.Optimizer) -> None:
+        obs, act, nxt, rew, term = columns
+        self.learner, self.dynamics, self.columns = learner, dynamics, columns
+        self.targets = torch.cat([nxt - obs, rew.unsqueeze(-1)], -1)
+        self.optimizer = optimizer
+        self.aux_optimizers = [o for aux in learner.aux_losses for o in aux.attached_optimizers()]
+        self.scale = 2.0 * dynamics.members if learner.config.loss_scale == "mbpo" else 1.0
+        self.updates = 0
+
+    def step(self, idx: Tensor) -> dict[str, Tensor]:
+        """Update on rows ``idx`` [E, B] (member e trains on its own rows idx[e])."""
+        obs, act = self.columns[0], self.columns[1]
+        dynamics = self.dynamics
+        # cached(): parametrized weights (spectral norm) are computed once per step, not
+        # again when the regularization reads them.
+        with parametrize.cached():
+            pred = dynamics.predict(obs[idx], act[idx])
+            nll = gaussian_nll(pred, self.targets[idx]).mean()
+            loss = self.scale * nll + dynamics.regularization()
+        out: dict[str, Tensor] = {"nll": nll.detach()}
+        if self.learner.aux_losses:
+            aux_loss, terms = self.learner._aux_terms(dynamics, self.updates, idx[0], *self.columns)
+            loss = loss + aux_loss
+            out.update(terms)
+        self.optimizer.zero_grad(set_to_none=True)
+        for opt in self.aux_optimizers:
+            opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        for opt in self.aux_optimizers:
+            opt.step()
+        self.updates += 1
+        return out
+
+
 class MLELearner(ModelLearner):
     """Fits a dynamics ensemble by maximum likelihood; early stopping; elite selection."""
 
@@ -153,46 +199,28 @@ class MLELearner(ModelLearner):
         cfg = self.config
         device = dynamics.elites.device
         (obs, act, nxt, rew, term), (h_obs, h_act, h_nxt, h_rew, _) = self._split(data, device)
-        targets = torch.cat([nxt - obs, rew.unsqueeze(-1)], -1)
         h_targets = torch.cat([h_nxt - h_obs, h_rew.unsqueeze(-1)], -1)
-        dynamics.fit_normalizer(obs, act, targets)
-        params = list(dynamics.parameters())
-        optimizer = self.register_optimizer("model", _adam(params, cfg.lr))
-        aux_optimizers = [o for aux in self.aux_losses for o in aux.attached_optimizers()]
+        dynamics.fit_normalizer(obs, act, torch.cat([nxt - obs, rew.unsqueeze(-1)], -1))
+        trainer = self.trainer(dynamics, (obs, act, nxt, rew, term))
         members, n_train = dynamics.members, obs.shape[0]
-        scale = 2.0 * members if cfg.loss_scale == "mbpo" else 1.0
 
         snapshots = _Snapshots(dynamics)
         best = torch.full((members,), float("inf"), device=device)
-        since_improved, epoch, updates = 0, 0, 0
+        since_improved, epoch = 0, 0
         bar = _progress(cfg.progress, cfg.max_epochs)
         dynamics.train()
         try:
             while cfg.max_epochs is None or epoch < cfg.max_epochs:
                 order = self._order(members, n_train, device)
-                nll_sum = torch.zeros((), device=device)
+                sums: dict[str, Tensor] = {}
                 steps = 0
                 for start in range(0, n_train, cfg.batch_size):
-                    idx = order[:, start : start + cfg.batch_size]  # [E, B]
-                    # cached(): parametrized weights (spectral norm) are computed once per
-                    # step, not again when the regularization reads them.
-                    with parametrize.cached():
-                        pred = dynamics.predict(obs[idx], act[idx])
-                        nll = gaussian_nll(pred, targets[idx]).mean()
-                        loss = scale * nll + dynamics.regularization()
-                    if self.aux_losses:
-                        loss = loss + self._aux_terms(dynamics, updates, idx[0], obs, act, rew, nxt, term)
-                    optimizer.zero_grad(set_to_none=True)
-                    for opt in aux_optimizers:
-                        opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
-                    for opt in aux_optimizers:
-                        opt.step()
-                    nll_sum = nll_sum + nll.detach()
+                    terms = trainer.step(order[:, start : start + cfg.batch_size])  # [E, B] rows
+                    for key, value in terms.items():  # summed as tensors, synced per epoch
+                        value = value.float().mean()
+                        sums[key] = sums[key] + value if key in sums else value
                     steps += 1
-                    updates += 1
-                    if cfg.max_updates is not None and updates >= cfg.max_updates:
+                    if cfg.max_updates is not None and trainer.updates >= cfg.max_updates:
                         break
                 epoch += 1
                 mse, h_nll = self.evaluate(dynamics, h_obs, h_act, h_targets)
@@ -201,18 +229,20 @@ class MLELearner(ModelLearner):
                 snapshots.save(improved)
                 best = torch.where(improved, mse, best)
                 since_improved = 0 if bool(improved.any()) else since_improved + 1
+                means = _epoch_means(sums, steps)
                 metrics = {
                     "epoch": float(epoch),
-                    "train_nll": float(nll_sum / max(steps, 1)),
+                    "train_nll": means.pop("nll", 0.0),
                     "holdout_mse": float(mse.mean()),
                     "holdout_nll": float(h_nll.mean()),
                     "epochs_since_improvement": float(since_improved),
+                    **means,  # the aux losses' terms and diagnostics, epoch means
                 }
                 if not all(math.isfinite(v) for v in metrics.values()):
                     bad = {k: v for k, v in metrics.items() if not math.isfinite(v)}
                     raise FloatingPointError(
                         f"model_learner 'mle': non-finite values at epoch {epoch} (update "
-                        f"{updates}): {bad}; the model phase stopped. Try a lower "
+                        f"{trainer.updates}): {bad}; the model phase stopped. Try a lower "
                         "model_learner.lr, or check the dataset for NaN/inf"
                     )
                 log(metrics, epoch)
@@ -220,7 +250,7 @@ class MLELearner(ModelLearner):
                     bar.advance(metrics)
                 if since_improved >= cfg.patience:
                     break
-                if cfg.max_updates is not None and updates >= cfg.max_updates:
+                if cfg.max_updates is not None and trainer.updates >= cfg.max_updates:
                     break
         finally:
             if bar is not None:
@@ -239,7 +269,7 @@ class MLELearner(ModelLearner):
             "holdout_mse_all": float(mse.mean()),
             "holdout_nll": float(h_nll[elites].mean()),
             "epochs": float(epoch),
-            "updates": float(updates),
+            "updates": float(trainer.updates),
             "elites": elites.tolist(),
         }
 
@@ -249,6 +279,13 @@ class MLELearner(ModelLearner):
             return torch.randint(n, (members, n), device=device)
         return torch.rand(members, n, device=device).argsort(dim=1)
 
+    def trainer(self, dynamics: Dynamics, columns: tuple[Tensor, ...]) -> MLEStep:
+        """The gradient step on the training ``columns``; registers the model's Adam."""
+        optimizer = self.register_optimizer(
+            "model", make_adam(list(dynamics.parameters()), self.config.lr)
+        )
+        return MLEStep(self, dynamics, columns, optimizer)
+
     def _aux_terms(
         self,
         dynamics: Dynamics,
@@ -256,29 +293,61 @@ class MLELearner(ModelLearner):
         rows: Tensor,
         obs: Tensor,
         act: Tensor,
-        rew: Tensor,
         nxt: Tensor,
+        rew: Tensor,
         term: Tensor,
-    ) -> Tensor:
-        """Sum of the aux losses' ``loss_*`` terms on a real batch (member 0's rows)."""
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """(sum of the aux losses' ``loss_*`` terms, all their terms detached) on a real batch.
+
+        The batch is member 0's rows. Terms are keyed ``aux_losses.<i>.<key>``; what each
+        aux loss's ``update`` returns is included the same way.
+        """
         batch = Batch(obs=obs[rows], actions=act[rows], rewards=rew[rows], next_obs=nxt[rows], terminals=term[rows])
         inputs = UpdateInputs(step=step, real=batch, batch=batch, dynamics=dynamics)
         total = torch.zeros((), device=obs.device)
-        for aux in self.aux_losses:
-            aux.update(inputs)
-            terms = aux.loss(inputs)
+        diagnostics: dict[str, Tensor] = {}
+        for i, aux in enumerate(self.aux_losses):
+            terms = {**aux.update(inputs), **aux.loss(inputs)}
             for key, value in terms.items():
                 if key.startswith("loss_"):
                     total = total + value
-        return total
+                diagnostics[f"aux_losses.{i}.{key}"] = value.detach()
+        return total, diagnostics
+
+    # ---------------------------------------------------------------- checkpoints
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Module and optimizer state, plus each aux loss's own ``checkpoint_state``.
+
+        Why: aux losses own optimizers (VIPO's value nets) and generators that the learner's
+        ``state_dict`` does not hold.
+        """
+        return {
+            **super().checkpoint_state(),
+            "aux_losses": [aux.checkpoint_state() for aux in self.aux_losses],
+        }
+
+    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`checkpoint_state`; optimizers not created yet are skipped."""
+        self.load_state_dict(state["module"])
+        for name, opt_state in state.get("optimizers", {}).items():
+            if name in self._optimizers:
+                self._optimizers[name][0].load_state_dict(opt_state)
+        for aux, aux_state in zip(self.aux_losses, state.get("aux_losses", []), strict=False):
+            aux.load_checkpoint_state(aux_state)
+
+
+def _epoch_means(sums: dict[str, Tensor], steps: int) -> dict[str, float]:
+    """Per-epoch means of the summed step terms, as floats (one host sync per epoch)."""
+    if not sums:
+        return {}
+    keys = list(sums)
+    values = (torch.stack([sums[k] for k in keys]) / max(steps, 1)).tolist()
+    return dict(zip(keys, values, strict=True))
 
 
 def _adam(params: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
-    """Adam with the fused kernel where the device has one (about 5x faster steps on CPU)."""
-    try:
-        return torch.optim.Adam(params, lr=lr, fused=True)
-    except RuntimeError:
-        return torch.optim.Adam(params, lr=lr, foreach=True)
+    """Former helper; :func:`compose.nn.make_adam` (fused, else foreach Adam)."""
+    return make_adam(params, lr)
 
 
 class _Progress:

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from components.uncertainty._max_aleatoric import prediction_outputs
 from compose.kinds import Agent, BuildContext, Dynamics, Prediction, Uncertainty
+from compose.kinds.uncertainty import member_outputs
 
 __all__ = ["EnsembleStd"]
 
@@ -32,7 +32,7 @@ class EnsembleStd(Uncertainty):
         prediction: Prediction | None = None,
     ) -> Tensor:
         """u(s, a) [B]."""
-        mean, _ = prediction_outputs(
+        mean, _ = member_outputs(
             obs,
             actions,
             dynamics,

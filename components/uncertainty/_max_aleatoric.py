@@ -8,32 +8,12 @@ import torch
 from torch import Tensor
 
 from compose.kinds import Agent, BuildContext, Dynamics, Prediction, Uncertainty
+from compose.kinds.uncertainty import member_outputs
 
 __all__ = ["MaxAleatoric", "prediction_outputs"]
 
-
-def prediction_outputs(
-    obs: Tensor,
-    actions: Tensor,
-    dynamics: Dynamics,
-    prediction: Prediction | None,
-    *,
-    members: str,
-    include_reward: bool,
-) -> tuple[Tensor, Tensor]:
-    """(mean, std) [E', B, D'] of the chosen members and output dims, without gradient.
-
-    Uses ``prediction`` when given (no second forward pass), else ``dynamics.predict``.
-    """
-    if prediction is None:
-        with torch.no_grad():
-            prediction = dynamics.predict(obs, actions)
-    mean, std = prediction.mean.detach(), prediction.std.detach()
-    if members == "elites":
-        mean, std = mean[dynamics.elites], std[dynamics.elites]
-    if not include_reward:
-        mean, std = mean[..., :-1], std[..., :-1]
-    return mean, std
+#: The former name of :func:`compose.kinds.uncertainty.member_outputs`.
+prediction_outputs = member_outputs
 
 
 class MaxAleatoric(Uncertainty):
@@ -54,7 +34,7 @@ class MaxAleatoric(Uncertainty):
         prediction: Prediction | None = None,
     ) -> Tensor:
         """u(s, a) [B]."""
-        _, std = prediction_outputs(
+        _, std = member_outputs(
             obs,
             actions,
             dynamics,

@@ -5,10 +5,9 @@ loaded by :func:`compose.recipe.load_recipe`, built by :func:`compose.train.buil
 stepped by :class:`compose.train.step.UpdateStep` on batches sampled from
 :class:`compose.train.buffers.TransitionBuffer` as the trainer does, and rolled out by
 :func:`compose.train.rollout.branched_rollout`.
-Why a dynamics step written here: the ``mle`` learner's gradient step lives inside its
-``pretrain`` loop; :func:`dynamics_step` is the same mathematics (per-member shuffled [E, B]
-rows, ``gaussian_nll`` of the learner, MBPO loss scale 2E, ``dynamics.regularization()``,
-Adam as the learner makes it) without the holdout evaluation.
+The dynamics step is the ``mle`` learner's own :class:`~components.model_learners._mle.MLEStep`
+(what ``pretrain`` runs per gradient step) on per-member shuffled [E, B] rows, without the
+holdout evaluation.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from compose.kinds import Batch, UpdateInputs
 from compose.train.buffers import TransitionBuffer
 from compose.train.build import Parts, build_parts
 from compose.train.rollout import branched_rollout
+from compose.train.runtime import tune_malloc
 from compose.train.step import UpdateStep
 from compose.train.watch import NonFiniteWatch
 
@@ -108,6 +108,7 @@ def load_bench_recipe(name: str, dataset_id: str, shapes: Shapes, extra: tuple[s
 
 def make_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
     """Build ``recipe`` on ``data`` (on ``device``) with the dynamics' normalizers fitted."""
+    tune_malloc()  # as apply_runtime does for a run
     parts = build_parts(recipe, data, device)
     targets = torch.cat([data.next_obs - data.obs, data.rewards.reshape(-1, 1)], -1)
     parts.dynamics.fit_normalizer(data.obs, data.actions, targets)
@@ -121,44 +122,26 @@ def dynamics_step(parts: Parts, holdout: int = 1000) -> tuple[Callable[[int], No
     (reshuffled when an epoch is used up); ``reshuffle`` draws a new permutation (the
     per-epoch cost).
     """
-    from components.model_learners._mle import gaussian_nll
-
-    dyn, data, cfg = parts.dynamics, parts.data, parts.model_learner.config
+    dyn, data, learner = parts.dynamics, parts.data, parts.model_learner
     n_train = len(data) - holdout
-    obs, act = data.obs[:n_train], data.actions[:n_train]
-    targets = torch.cat([data.next_obs - data.obs, data.rewards.reshape(-1, 1)], -1)[:n_train]
-    members, batch = dyn.members, int(cfg.batch_size)
-    scale = 2.0 * members if cfg.loss_scale == "mbpo" else 1.0
-    optim = _learner_adam(list(dyn.parameters()), float(cfg.lr))
+    columns = (data.obs[:n_train], data.actions[:n_train], data.next_obs[:n_train],
+               data.rewards.reshape(-1)[:n_train], data.terminals.reshape(-1).float()[:n_train])
+    members, batch = dyn.members, int(learner.config.batch_size)
+    trainer = learner.trainer(dyn, columns)  # the learner's own step (no aux losses in mbpo/mopo)
     per_epoch = -(-n_train // batch)
     state: dict[str, Tensor] = {}
 
     def reshuffle() -> None:
-        state["order"] = torch.rand(members, n_train, device=obs.device).argsort(dim=1)
+        state["order"] = torch.rand(members, n_train, device=data.obs.device).argsort(dim=1)
 
     def step(i: int) -> None:
         k = i % per_epoch
         if (k == 0 and i > 0) or "order" not in state:
             reshuffle()
-        idx = state["order"][:, k * batch : (k + 1) * batch]
-        pred = dyn.predict(obs[idx], act[idx])
-        nll = gaussian_nll(pred, targets[idx]).mean()
-        loss = scale * nll + dyn.regularization()
-        optim.zero_grad(set_to_none=True)
-        loss.backward()
-        optim.step()
+        trainer.step(state["order"][:, k * batch : (k + 1) * batch])
 
     dyn.train()
     return step, reshuffle, per_epoch
-
-
-def _learner_adam(params: list[Any], lr: float) -> torch.optim.Optimizer:
-    """The optimizer the ``mle`` learner makes (its helper when present, else plain Adam)."""
-    try:
-        from components.model_learners._mle import _adam
-    except ImportError:
-        return torch.optim.Adam(params, lr=lr)
-    return _adam(params, lr)
 
 
 def rollout_fn(parts: Parts, recipe: Any, buffer: TransitionBuffer, real: TransitionBuffer,

@@ -11,7 +11,7 @@ from compose.kinds.base import Component
 from compose.kinds.dynamics import Dynamics
 from compose.kinds.types import Prediction
 
-__all__ = ["Uncertainty"]
+__all__ = ["Uncertainty", "member_outputs"]
 
 
 class Uncertainty(Component):
@@ -34,3 +34,32 @@ class Uncertainty(Component):
         prediction: Prediction | None = None,
     ) -> torch.Tensor:
         """u(s, a): shape [B]."""
+
+
+def member_outputs(
+    obs: torch.Tensor,
+    actions: torch.Tensor,
+    dynamics: Dynamics,
+    prediction: Prediction | None,
+    *,
+    members: str = "all",
+    include_reward: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, std) [E', B, D'] of the chosen members and output dims, detached.
+
+    The shared preamble of the prediction-based uncertainties: ``prediction`` when the caller
+    has it (no second forward pass), else ``dynamics.predict`` without gradient; then every
+    member (``members="all"``) or the elites (``"elites"``); the last output column (the
+    reward) is dropped unless ``include_reward``.
+    """
+    if prediction is None:
+        with torch.no_grad():
+            prediction = dynamics.predict(obs, actions)
+    mean, std = prediction.mean.detach(), prediction.std.detach()
+    if members == "elites":
+        mean, std = mean.index_select(0, dynamics.elites), std.index_select(0, dynamics.elites)
+    elif members != "all":
+        raise ValueError(f"members must be 'all' or 'elites', got {members!r}")
+    if not include_reward:
+        mean, std = mean[..., :-1], std[..., :-1]
+    return mean, std

@@ -5,7 +5,9 @@ Nothing here knows an algorithm; components build their networks from these piec
 
 from __future__ import annotations
 
-from compose.nn.ensemble import MLP, EnsembleLinear, EnsembleMLP, activation
+from compose.nn.ensemble import MLP, EnsembleLinear, EnsembleMLP, activation, ensemble_linear
+from compose.nn.optim import make_adam
+from compose.nn.q_ensemble import QEnsemble, q_without_param_grad
 from compose.nn.spectral import EnsembleSpectralNorm
 from compose.nn.tanh_normal import (
     TanhNormalSample,
@@ -21,9 +23,13 @@ __all__ = [
     "EnsembleLinear",
     "EnsembleMLP",
     "EnsembleSpectralNorm",
+    "QEnsemble",
     "TanhNormalSample",
     "activation",
+    "ensemble_linear",
     "hard_update_",
+    "make_adam",
+    "q_without_param_grad",
     "scale_action",
     "soft_update_",
     "tanh_normal_log_prob",

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call
 
-from compose.nn.ensemble import EnsembleLinear, EnsembleMLP
+from compose.nn.ensemble import EnsembleLinear, EnsembleMLP, ensemble_linear
 
-__all__ = ["QEnsemble"]
+__all__ = ["QEnsemble", "q_without_param_grad"]
 
 
 class QEnsemble(nn.Module):
@@ -66,7 +67,7 @@ class QEnsemble(nn.Module):
         h = self._rows(obs, actions).unsqueeze(0).expand(self.num_critics, -1, -1)
         for module in self.net.net:
             if isinstance(module, EnsembleLinear):
-                h = torch.baddbmm(module.bias.detach(), h, module.weight.detach())
+                h = ensemble_linear(h, module.weight.detach(), module.bias.detach())
             else:
                 h = module(h)
         return h.reshape(self.num_critics, *obs.shape[:-1])
@@ -83,3 +84,22 @@ class QEnsemble(nn.Module):
     def extra_repr(self) -> str:
         """Shapes for ``print(module)``."""
         return f"obs_dim={self.obs_dim}, act_dim={self.act_dim}, num_critics={self.num_critics}"
+
+
+def q_without_param_grad(critic: object, obs: Tensor, actions: Tensor) -> Tensor:
+    """critic(obs, actions) with the critic's parameters detached.
+
+    The actor's gradient flows through Q to the actions (and so to the policy) but never
+    into the critic's parameters: the critic's optimizer cannot see actor gradients
+    whatever order the trainer steps in, and the backward skips the critic's weight-grad
+    matmuls (a third of its backward cost).
+    Uses the critic's own ``frozen(obs, actions)`` when it has one (:class:`QEnsemble`:
+    no parameter swapping), else ``torch.func.functional_call`` with detached parameters.
+    """
+    frozen = getattr(critic, "frozen", None)
+    if callable(frozen):
+        return frozen(obs, actions)
+    if isinstance(critic, nn.Module):
+        params = {name: p.detach() for name, p in critic.named_parameters()}
+        return functional_call(critic, params, (obs, actions), strict=False)
+    return critic(obs, actions)  # type: ignore[operator]

@@ -71,7 +71,9 @@ class RolloutSection(Section):
     real_ratio: Fraction = 0.05
     actions: Literal["policy", "uniform"] = "policy"
     chunk_size: PositiveInt = Field(
-        50_000, description="rollout starts processed at once (bounds peak memory)"
+        2_000,
+        description="rollout starts processed at once (bounds peak memory; chunks of 1000-2000 "
+        "keep the ensemble's activations in cache: ~1.7x faster than 50000 on CPU)",
     )
 
 

@@ -28,6 +28,7 @@ from compose.kinds import (
     Policy,
     RewardShaper,
 )
+from compose.nn import make_adam
 from compose.nn.q_ensemble import QEnsemble
 
 __all__ = ["Parts", "build_parts", "dataset_fingerprint"]
@@ -110,7 +111,7 @@ def build_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
         ctx.obs_dim, ctx.act_dim, recipe.critic.hidden, recipe.critic.num_critics
     ).to(device)
     target_critic = copy.deepcopy(critic).requires_grad_(False)
-    critic_optim = torch.optim.Adam(critic.parameters(), lr=recipe.critic.lr)
+    critic_optim = make_adam(critic.parameters(), lr=recipe.critic.lr)
     actor_objective = ctx.build(recipe.actor_objective).to(device)
     agent = Agent(
         policy=policy,
@@ -124,7 +125,7 @@ def build_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
     reward_shaper = ctx.build(recipe.reward_shaper).to(device)
     critic_aux = nn.ModuleList([ctx.build(c) for c in recipe.critic.aux_losses]).to(device)
     actor_aux = nn.ModuleList([ctx.build(c) for c in recipe.actor.aux_losses]).to(device)
-    policy_optim = torch.optim.Adam(policy.parameters(), lr=recipe.actor.lr)
+    policy_optim = make_adam(policy.parameters(), lr=recipe.actor.lr)
     return Parts(
         ctx=ctx,
         data=data,

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from compose.kinds import Agent, BuildContext, Dynamics, Prediction, Uncertainty
+from compose.kinds.uncertainty import member_outputs
 
 __all__ = ["MaxPairwiseDiff"]
 
@@ -30,14 +31,10 @@ class MaxPairwiseDiff(Uncertainty):
         prediction: Prediction | None = None,
     ) -> Tensor:
         """u(s, a) [B]; uses ``prediction`` when given (no second forward pass)."""
-        if prediction is None:
-            with torch.no_grad():
-                prediction = dynamics.predict(obs, actions)
-        mean = prediction.mean.detach()
-        if self.members == "elites":
-            mean = mean[dynamics.elites]
-        if not self.include_reward:
-            mean = mean[..., :-1]
+        mean, _ = member_outputs(
+            obs, actions, dynamics, prediction,
+            members=self.members, include_reward=self.include_reward,
+        )
         per_row = mean.transpose(0, 1).contiguous()  # [B, E, D]
         # Exact Euclidean distances (no matmul shortcut, which loses precision near 0).
         dist = torch.cdist(per_row, per_row, compute_mode="donot_use_mm_for_euclid_dist")

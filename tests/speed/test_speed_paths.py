@@ -1,0 +1,217 @@
+"""Speed work must not change results: each fast path against the straightforward one."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils import parametrize
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "components" / "vipo"))
+
+from vipo_helpers import fit_normalizer, linear_batch, make_ctx, tiny_ensemble  # noqa: E402
+
+from compose.kinds import Agent, PolicySample  # noqa: E402
+from compose.nn import EnsembleLinear, QEnsemble, ensemble_linear, make_adam  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+# ------------------------------------------------------------------ EnsembleLinear, out == 1
+@pytest.mark.parametrize("out_features", [1, 5])
+def test_ensemble_linear_matches_baddbmm_forward_and_backward(out_features: int) -> None:
+    torch.manual_seed(0)
+    layer = EnsembleLinear(7, out_features, members=3)
+    nn.init.normal_(layer.bias)
+    x = torch.randn(3, 11, 7, requires_grad=True)
+    g = torch.randn(3, 11, out_features)
+    y = layer(x)
+    gx, gw, gb = torch.autograd.grad(y, (x, layer.weight, layer.bias), g)
+    x2 = x.detach().clone().requires_grad_(True)
+    w2 = layer.weight.detach().clone().requires_grad_(True)
+    b2 = layer.bias.detach().clone().requires_grad_(True)
+    y2 = torch.baddbmm(b2, x2, w2)
+    rx, rw, rb = torch.autograd.grad(y2, (x2, w2, b2), g)
+    torch.testing.assert_close(y, y2)
+    torch.testing.assert_close(gx, rx)
+    torch.testing.assert_close(gw, rw)
+    torch.testing.assert_close(gb, rb)
+
+
+def test_q_frozen_equals_forward_and_leaves_params_without_grad() -> None:
+    torch.manual_seed(1)
+    q = QEnsemble(4, 2, hidden=(8, 8), num_critics=2)
+    obs, act = torch.randn(5, 4), torch.randn(5, 2, requires_grad=True)
+    frozen = q.frozen(obs, act)
+    torch.testing.assert_close(frozen, q(obs, act))
+    frozen.sum().backward()
+    assert act.grad is not None and all(p.grad is None for p in q.parameters())
+    assert torch.equal(ensemble_linear(torch.ones(1, 1, 2), torch.ones(1, 2, 1),
+                                       torch.zeros(1, 1, 1)), torch.full((1, 1, 1), 2.0))
+
+
+# ------------------------------------------------------------------ Adam
+def test_make_adam_is_fused_on_cpu_and_steps_like_adam() -> None:
+    torch.manual_seed(2)
+    net = nn.Linear(6, 3)
+    ref = copy.deepcopy(net)
+    fast = make_adam(net.parameters(), lr=1e-2)
+    slow = torch.optim.Adam(ref.parameters(), lr=1e-2, foreach=False)
+    assert fast.defaults["fused"] is True
+    for _ in range(5):
+        x = torch.randn(8, 6)
+        for model, opt in ((net, fast), (ref, slow)):
+            opt.zero_grad()
+            model(x).pow(2).mean().backward()
+            opt.step()
+    for a, b in zip(net.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    scalar = nn.Parameter(torch.zeros(()))  # SAC's log_alpha is 0-dim
+    make_adam([scalar], lr=0.1)
+
+
+# ------------------------------------------------------------------ bellman_inconsistency chunks
+class _Deterministic(nn.Module):
+    """The tanh-Gaussian policy's mean action (so chunking changes no random draw)."""
+
+    def __init__(self, policy: nn.Module) -> None:
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, obs: torch.Tensor, deterministic: bool = False) -> PolicySample:
+        return self.policy(obs, deterministic=True)
+
+
+def _bellman(chunk_rows: int, agent: Agent, dynamics: Any, ctx: Any, batch: Any) -> torch.Tensor:
+    from components.uncertainty.bellman_inconsistency import BellmanInconsistencyConfig
+
+    unc = BellmanInconsistencyConfig(samples=4, chunk_rows=chunk_rows).build(ctx)
+    torch.manual_seed(7)
+    return unc(batch.obs, batch.actions, dynamics=dynamics, agent=agent)
+
+
+def test_bellman_inconsistency_chunked_equals_unchunked_and_per_member_loop() -> None:
+    from components.policies.tanh_gaussian import TanhGaussianConfig
+
+    ctx = make_ctx()
+    torch.manual_seed(0)
+    dynamics = tiny_ensemble(ctx)
+    batch = linear_batch(10)
+    fit_normalizer(dynamics, batch)
+    dynamics.eval()
+    policy = _Deterministic(TanhGaussianConfig(hidden=[8, 8]).build(ctx))
+    critic = QEnsemble(3, 2, hidden=(8, 8), num_critics=2)
+    agent = Agent(policy=policy, critic=critic, target_critic=critic, gamma=0.9,
+                  temperature=lambda: torch.tensor(0.1))
+    whole = _bellman(10_000, agent, dynamics, ctx, batch)
+    for chunk_rows in (1, 12, 25):  # 1 model row per chunk, 1 row, 2 rows (E=3, N=4)
+        torch.testing.assert_close(_bellman(chunk_rows, agent, dynamics, ctx, batch), whole)
+    # Reference: per member, per sample, per critic loops on the same noise.
+    torch.manual_seed(7)
+    with torch.no_grad():
+        pred = dynamics.predict(batch.obs, batch.actions)
+        do = 3
+        noise = torch.randn(3, 4, 10, do)
+        backups = []
+        for e in range(3):
+            per_sample = []
+            for j in range(4):
+                s2 = batch.obs + pred.mean[e, :, :do] + pred.std[e, :, :do] * noise[e, j]
+                a2 = policy(s2).actions
+                qs = critic(s2, a2)
+                per_sample.append(torch.minimum(qs[0], qs[1]))
+            backups.append(0.9 * torch.stack(per_sample).mean(0))
+        ref = torch.stack(backups).std(0)
+    torch.testing.assert_close(whole, ref)
+
+
+# ------------------------------------------------------------------ mle: cached spectral norm
+def test_mle_step_cached_equals_one_power_iteration_per_step() -> None:
+    from components.model_learners.mle import MLEConfig
+
+    ctx = make_ctx()
+    torch.manual_seed(0)
+    dyn = tiny_ensemble(ctx, spectral_norm=True)
+    batch = linear_batch(40)
+    fit_normalizer(dyn, batch)
+    ref = copy.deepcopy(dyn)
+    cols = (batch.obs, batch.actions, batch.next_obs, batch.rewards, batch.terminals)
+    trainer = MLEConfig().build(ctx).trainer(dyn, cols)
+    idx = torch.randint(0, 40, (3, 16))
+    dyn.train()
+    trainer.step(idx)  # cached(): the weights are parametrized once
+
+    from components.model_learners._mle import gaussian_nll
+
+    ref.train()
+    opt = torch.optim.Adam(ref.parameters(), lr=1e-3)
+    pred = ref.predict(batch.obs[idx], batch.actions[idx])
+    targets = torch.cat([batch.next_obs - batch.obs, batch.rewards.unsqueeze(-1)], -1)
+    loss = 2.0 * 3 * gaussian_nll(pred, targets[idx]).mean()
+    ref.eval()  # the regularization reads the weights without a second power iteration
+    loss = loss + ref.regularization()
+    ref.train()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    for (name, a), b in zip(dyn.state_dict().items(), ref.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    assert any(parametrize.is_parametrized(m) for m in dyn.modules())
+
+
+# ------------------------------------------------------------------ mle: aux diagnostics, checkpoint
+def _vipo_learner(ctx: Any) -> Any:
+    from components.model_learners.mle import MLEConfig
+
+    return MLEConfig.model_validate({
+        "holdout": 10, "batch_size": 16, "max_updates": 6,
+        "aux_losses": [{"type": "value_inconsistency", "weight": 0.5, "hidden": [8],
+                        "samples": 2}],
+    }).build(ctx)
+
+
+def test_mle_logs_aux_diagnostics_and_checkpoints_aux_state() -> None:
+    ctx = make_ctx(seed=3)
+    torch.manual_seed(0)
+    dyn = tiny_ensemble(ctx)
+    ctx.dynamics = dyn
+    data = linear_batch(60)
+    learner = _vipo_learner(ctx)
+    logged: list[dict[str, float]] = []
+    learner.pretrain(dyn, data, lambda metrics, step: logged.append(dict(metrics)))
+    keys = set(logged[0])
+    for key in ("aux_losses.0.loss_value_inconsistency", "aux_losses.0.inconsistency",
+                "aux_losses.0.v_d", "aux_losses.0.v_d_loss"):
+        assert key in keys, sorted(keys)
+    aux = learner.aux_losses[0]
+    assert aux.optimizer.state  # the value nets' Adam has moments
+    state = learner.checkpoint_state()
+    assert "values" in state["aux_losses"][0]["optimizers"]
+
+    fresh = _vipo_learner(ctx)
+    fresh.trainer(tiny_ensemble(ctx), (data.obs, data.actions, data.next_obs, data.rewards,
+                                      data.terminals))
+    fresh.load_checkpoint_state(state)
+    new_aux = fresh.aux_losses[0]
+    for a, b in zip(aux.state_dict().values(), new_aux.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert torch.equal(aux.generator.get_state(), new_aux.generator.get_state())
+    moments = aux.optimizer.state_dict()["state"]
+    loaded = new_aux.optimizer.state_dict()["state"]
+    assert moments.keys() == loaded.keys()
+    for k in moments:
+        torch.testing.assert_close(moments[k]["exp_avg"], loaded[k]["exp_avg"])
