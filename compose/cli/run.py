@@ -23,6 +23,10 @@ _SET_HELP = "Override a value: path=value (repeatable), e.g. --set critic.lr=1e-
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
 @click.option("--steps", type=click.IntRange(min=0), help="Policy-phase gradient steps (train.steps).")
 @click.option("--quick", is_flag=True, help="Profile: a short run that fits a 2-core CPU (~25 min).")
+@click.option("--profile", "profile_name", metavar="NAME",
+              help="Run under a named profile (--quick is --profile quick); see the recipe's profiles:.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the resolved recipe (profile and --set applied) and exit without training.")
 @click.option("--no-track", is_flag=True, help="Do not log to Aim.")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Continue the run in RUN_DIR from its checkpoint (same Aim run).")
@@ -36,6 +40,8 @@ def run(
     overrides: tuple[str, ...],
     steps: int | None,
     quick: bool,
+    profile_name: str | None,
+    dry_run: bool,
     no_track: bool,
     resume_dir: Path | None,
     run_dir: Path | None,
@@ -46,8 +52,8 @@ def run(
     With --resume RUN_DIR, RECIPE may be left out: the run's own recipe.yaml is used. A
     checkpoint made by a different recipe, dataset or project version is refused.
     """
-    from compose.recipe import RecipeError, dump_resolved, load_recipe
-    from compose.train.profiles import PROFILES, applicable
+    from compose.recipe import RecipeError, dump_resolved
+    from compose.train.profiles import load_profiled
 
     plugins = get_plugins(ctx)
     if recipe is None and resume_dir is None:
@@ -61,18 +67,25 @@ def run(
         extra.append(f"train.steps={steps}")
     if device is not None:
         extra.append(f"runtime.device={device}")
-    profile: list[str] = []
+    if quick and profile_name not in (None, "quick"):
+        raise click.UsageError("--quick is --profile quick; give one profile")
+    chosen = "quick" if quick else profile_name
     try:
-        if quick:
-            base = load_recipe(source, list(overrides), plugins=plugins)
-            profile = applicable("quick", base.recipe)
-            click.echo("quick profile: --set " + " --set ".join(profile), err=True)
-            skipped = [o for o in PROFILES["quick"] if o not in profile]
-            if skipped:
-                click.echo(f"quick profile: not applicable here: {', '.join(skipped)}", err=True)
-        loaded = load_recipe(source, profile + extra, plugins=plugins)
+        profiled = load_profiled(source, extra, chosen, plugins)
     except RecipeError as exc:
         fail_recipe(exc.lines())
+    loaded, profile = profiled.loaded, profiled.overrides
+    if chosen is not None:
+        if profiled.applied:
+            click.echo(f"{chosen} profile: --set " + " --set ".join(profiled.applied), err=True)
+        if profiled.skipped:
+            click.echo(f"{chosen} profile: not applicable here: {', '.join(profiled.skipped)}", err=True)
+        if profiled.recipe_entries:
+            click.echo(f"{chosen} profile (recipe's own): --set " + " --set ".join(profiled.recipe_entries),
+                       err=True)
+    if dry_run:
+        click.echo(dump_resolved(loaded.resolved), nl=False)
+        return
 
     from compose.train.checkpoint import CheckpointMismatch
     from compose.train.loop import Interrupted, RunOptions, train

@@ -26,6 +26,8 @@ class Policy(Component):
 
     ``has_log_prob`` is False for policies without a tractable density (implicit); actor
     objectives and critic targets that need log pi check it when the recipe is built.
+    Policies with a density should also implement :meth:`log_prob` (the log-likelihood of
+    given actions, used by behavior-cloning pretraining, ``policy_pretrain``).
     """
 
     has_log_prob: ClassVar[bool] = True
@@ -33,6 +35,19 @@ class Policy(Component):
     @abstractmethod
     def forward(self, obs: torch.Tensor, deterministic: bool = False) -> PolicySample:
         """Sample actions for a batch of observations (reparameterized: grads flow)."""
+
+    def log_prob(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """log pi(actions | obs) [...] of given (e.g. dataset) actions; differentiable.
+
+        The default raises NotImplementedError: a policy without it is behavior-cloned by
+        regression of a sampled action (``policy_pretrain.loss: mse``).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement log_prob(obs, actions)")
+
+    @classmethod
+    def implements_log_prob(cls) -> bool:
+        """Whether this policy class overrides :meth:`log_prob`."""
+        return cls.log_prob is not Policy.log_prob
 
     @torch.no_grad()
     def act(self, obs: torch.Tensor) -> torch.Tensor:

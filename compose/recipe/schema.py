@@ -31,6 +31,7 @@ __all__ = [
     "CheckpointSection",
     "CriticSection",
     "EvalSection",
+    "PolicyPretrainSection",
     "Recipe",
     "RolloutSection",
     "RuntimeSection",
@@ -75,6 +76,26 @@ class RolloutSection(Section):
         description="rollout starts processed at once (bounds peak memory; chunks of 1000-2000 "
         "keep the ensemble's activations in cache: ~1.7x faster than 50000 on CPU)",
     )
+
+
+class PolicyPretrainSection(Section):
+    """Behavior cloning of the policy between the model and the policy phase (0 steps: off).
+
+    ROMI (romi.txt App. D, Algorithm 1 lines 8-12) and RAMBO: "(optionally) pre-train the
+    policy" by L_BC = -E_(s,a)~D log pi(a|s). ``loss: auto`` maximizes the log-likelihood of
+    dataset actions for policies with a density (``has_log_prob``) and otherwise regresses a
+    sampled action onto the dataset action (mean squared error), e.g. AMPL's implicit policy.
+    """
+
+    steps: NonNegativeInt = Field(0, description="BC gradient steps (0: no pretraining)")
+    lr: LearningRate = Field(1e-4, description="Adam learning rate of the BC steps")
+    batch_size: PositiveInt = Field(256, description="dataset (s, a) pairs per BC step")
+    loss: Literal["auto", "nll", "mse"] = Field(
+        "auto", description="auto: nll if the policy has a density, else mse of a sampled action"
+    )
+
+
+ProfileName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_\-]+$")]
 
 
 class CriticSection(Section):
@@ -152,6 +173,7 @@ class Recipe(Section):
     policy: PolicySlot = Field(default="tanh_gaussian")  # type: ignore[assignment]
     critic: CriticSection = CriticSection()
     critic_target: CriticTargetSlot = Field(default="sac")  # type: ignore[assignment]
+    policy_pretrain: PolicyPretrainSection = PolicyPretrainSection()
     actor: ActorSection = ActorSection()
     actor_objective: ActorObjectiveSlot = Field(default="sac")  # type: ignore[assignment]
     train: TrainSection = TrainSection()
@@ -159,12 +181,24 @@ class Recipe(Section):
     checkpoint: CheckpointSection = CheckpointSection()
     runtime: RuntimeSection = RuntimeSection()
     track: TrackSection = TrackSection()
+    profiles: dict[ProfileName, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per named profile (quick, ...): {dotted.path: value} applied on top of the "
+        "global profile when it is selected (compose.train.profiles)",
+    )
 
     @model_validator(mode="after")
     def _policy_density(self) -> Recipe:
         """Objectives that need log pi cannot train a policy without a density."""
         if getattr(type(self.policy), "has_log_prob", True):
             return self
+        if self.policy_pretrain.loss == "nll" and self.policy_pretrain.steps > 0:
+            raise PydanticCustomError(
+                "incompatible_components",
+                "policy_pretrain.loss 'nll' needs log pi, but policy '{policy}' has no density; "
+                "use loss: auto or mse (regression of a sampled action)",
+                {"policy": self.policy.component_name()},
+            )
         for slot in ("critic_target", "actor_objective"):
             component: ComponentConfig = getattr(self, slot)
             if getattr(type(component), "needs_log_prob", False):
@@ -196,6 +230,7 @@ _SECTIONS: tuple[type[BaseModel], ...] = (
     CriticSection,
     ActorSection,
     EvalSection,
+    PolicyPretrainSection,
     CheckpointSection,
     RuntimeSection,
     TrackSection,

@@ -8,6 +8,7 @@ between MBPO, MOPO, MOBILE, ... lives in the components of the recipe.
 from __future__ import annotations
 
 import json
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -108,6 +109,7 @@ class Trainer:
         self.wall_before = 0.0
         self.eval_history: list[dict[str, float]] = []
         self.model_metrics: dict[str, Any] = {}
+        self.pretrain_metrics: dict[str, float] = {}
         run_hash = None
         if self.opts.resume:
             state = load_checkpoint(self.ckpt_path, self.device)
@@ -169,6 +171,7 @@ class Trainer:
                 "wall_time_s": self.wall_before + (time.perf_counter() - self.t_start),
                 "eval_history": self.eval_history,
                 "model_metrics": json.dumps(self.model_metrics),
+                "policy_pretrain": json.dumps(self.pretrain_metrics),
             },
         }
 
@@ -190,6 +193,7 @@ class Trainer:
         self.wall_before = float(prog["wall_time_s"])
         self.eval_history = list(prog["eval_history"])
         self.model_metrics = json.loads(prog["model_metrics"])
+        self.pretrain_metrics = json.loads(prog.get("policy_pretrain", "{}"))
         self.console.print(f"resumed from {self.ckpt_path} at step {self.step}")
 
     def save(self) -> str:
@@ -215,6 +219,39 @@ class Trainer:
         )
         # The policy phase draws the same random numbers whether the model came from the cache.
         seed_everything(self.recipe.seed + 1)
+
+    def policy_pretrain(self) -> None:
+        """Behavior cloning of the policy on the dataset (``policy_pretrain``; 0 steps: off).
+
+        Runs once, after the model phase and before the first checkpoint; a resumed run
+        starts from the checkpoint's (pretrained) policy and does not repeat it.
+        """
+        cfg = self.recipe.policy_pretrain
+        if cfg.steps == 0:
+            return
+        from compose.train.policy_pretrain import pretrain_policy, resolved_loss
+
+        kind = resolved_loss(self.parts.policy, cfg.loss)
+        self.console.print(f"policy pretraining: {cfg.steps} behavior-cloning steps ({kind})")
+
+        def log(metrics: dict[str, torch.Tensor], step: int) -> None:
+            values = torch.stack([v.float().reshape(()) for v in metrics.values()]).tolist()
+            flat = {f"policy_pretrain/{k}": v for k, v in zip(metrics, values, strict=True)}
+            self.tracker.metrics(flat, step)
+
+        with RunProgress(self.console, cfg.steps, 0, "policy pretrain") as bar:
+            final = pretrain_policy(
+                self.parts.policy, self.real.obs, self.real.actions, cfg,
+                log=log, progress=bar.update, log_every=self.recipe.train.log_every,
+            )
+        bad = {f"policy_pretrain/{k}": v for k, v in final.items() if not math.isfinite(v)}
+        if bad:
+            raise NonFiniteError(0, bad, None)
+        self.pretrain_metrics = final
+        self.console.print(
+            f"policy pretraining: loss_bc {final['initial_loss_bc']:.4g} -> "
+            f"{final['loss_bc']:.4g} in {final['seconds']:.1f} s"
+        )
 
     def rollout(self) -> dict[str, torch.Tensor]:
         """One round of branched rollouts from dataset states."""
@@ -344,6 +381,7 @@ class Trainer:
         try:
             if not self.opts.resume:
                 self.model_phase()
+                self.policy_pretrain()
             t_policy, s_policy = time.perf_counter(), self.step
             self.policy_phase()
             policy_s = time.perf_counter() - t_policy
@@ -370,6 +408,7 @@ class Trainer:
                 wall_time_s=self.wall_before + (time.perf_counter() - self.t_start),
                 model_phase_s=self.model_metrics.get("seconds"),
                 model_metrics=self.model_metrics,
+                policy_pretrain=getattr(self, "pretrain_metrics", {}),
                 aim_run_hash=self.tracker.run_hash if hasattr(self, "tracker") else None,
                 recipe_hash=self.loaded.hash,
                 dataset_id=getattr(getattr(self, "info", None), "dataset_id", None),

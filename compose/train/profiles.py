@@ -1,16 +1,34 @@
-"""Named run profiles: lists of ``--set`` overrides that reshape a recipe for a purpose.
+"""Named run profiles: ``--set`` overrides that reshape a recipe for a purpose (``--quick``).
 
 ``quick`` shrinks a paper-scale recipe to a run that finishes on a 2-core CPU in about
-25 minutes (MOPO-like recipes on 200k Hopper transitions) and visibly learns. Overrides whose
-path does not exist in a recipe (e.g. ``model_learner.max_epochs`` for a learner without that
-field) are skipped, so one profile fits every recipe.
+25 minutes (MOPO-like recipes on 200k Hopper transitions) and visibly learns. Global
+overrides whose path does not exist in a recipe (e.g. ``model_learner.max_epochs`` for a
+learner without that field) are skipped, so one profile fits every recipe.
+
+A recipe adjusts a profile in its own ``profiles:`` section, ``{name: {dotted.path: value}}``
+(e.g. MOBILE's penalty costs ~10x a MOPO step, so ``mobile.yaml`` takes fewer quick steps).
+Precedence: recipe (extends, per_dataset) < global profile < the recipe's profile entries
+< ``--set``. Every entry's path is checked against the schema with its file:line:col, like a
+``per_dataset`` entry, whether or not that profile is selected. Nothing here imports torch.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["PROFILES", "applicable"]
+__all__ = [
+    "PROFILES",
+    "Profiled",
+    "applicable",
+    "applicable_overrides",
+    "check_profiles",
+    "load_profiled",
+    "profile_names",
+]
 
 PROFILES: dict[str, tuple[str, ...]] = {
     "quick": (
@@ -41,7 +59,109 @@ def _has_path(tree: Any, path: str) -> bool:
     return True
 
 
-def applicable(profile: str, recipe: Any) -> list[str]:
-    """The profile's overrides whose path exists in the validated ``recipe`` (with defaults)."""
+def applicable_overrides(overrides: Sequence[str], recipe: Any) -> list[str]:
+    """The ``path=value`` overrides whose path exists in the validated ``recipe`` (with defaults)."""
     tree = recipe.model_dump(mode="json")
-    return [o for o in PROFILES[profile] if _has_path(tree, o.split("=", 1)[0].rstrip("+"))]
+    return [o for o in overrides if _has_path(tree, o.split("=", 1)[0].rstrip("+"))]
+
+
+def applicable(profile: str, recipe: Any) -> list[str]:
+    """The global profile's overrides whose path exists in ``recipe``."""
+    return applicable_overrides(PROFILES.get(profile, ()), recipe)
+
+
+def profile_names(recipe: Any) -> list[str]:
+    """Profiles this recipe can run with: the global ones and its own."""
+    return sorted({*PROFILES, *recipe.profiles})
+
+
+def _entry_text(dotted: str, value: Any) -> str:
+    return f"{dotted}={json.dumps(value)}"
+
+
+def _locations(loaded: Any, plugins: Any) -> dict[tuple[Any, ...], Any]:
+    """file:line:col of every node of the recipe file (extends merged)."""
+    from compose.recipe import search_paths
+    from compose.recipe.composition import compose_file
+
+    problems: list[Any] = []
+    tree = compose_file(Path(loaded.source), search_paths(plugins), problems)
+    return tree.locs if tree is not None else {}
+
+
+def check_profiles(loaded: Any, plugins: Any) -> list[Any]:
+    """A :class:`~compose.recipe.Problem` for every profile entry whose path does not exist."""
+    from compose.recipe import Location, Problem
+    from compose.recipe._schema_walk import PathError, walk
+    from compose.recipe.schema import recipe_model
+
+    table: dict[str, dict[str, Any]] = loaded.resolved.get("profiles") or {}
+    if not table:
+        return []
+    model = recipe_model(plugins.registry)
+    locs = _locations(loaded, plugins)
+    out: list[Any] = []
+    for name, entry in table.items():
+        for dotted in entry:
+            parts = [int(p) if p.isdigit() else p for p in dotted.split(".")]
+            try:
+                walk(model, loaded.resolved, parts, plugins.registry)
+            except PathError as exc:
+                loc = locs.get(("profiles", name, dotted))
+                where = loc.best if loc is not None else Location(Path(loaded.source))
+                out.append(Problem(where, f"profiles.{name}.{dotted}", exc.message))
+    return out
+
+
+@dataclass(frozen=True)
+class Profiled:
+    """A recipe loaded under a profile: the result and the overrides that made it."""
+
+    loaded: Any
+    applied: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    recipe_entries: list[str] = field(default_factory=list)
+
+    @property
+    def overrides(self) -> list[str]:
+        """Everything the profile set, in the order applied (for the run's record)."""
+        return [*self.applied, *self.recipe_entries]
+
+
+def load_profiled(
+    source: str | Path, overrides: Sequence[str], profile: str | None, plugins: Any
+) -> Profiled:
+    """Load ``source`` with ``overrides`` under ``profile`` (None: no profile).
+
+    Raises :class:`~compose.recipe.RecipeError` for a bad recipe, bad profile entries (at
+    their file:line:col) or an unknown profile name.
+    """
+    from compose.recipe import Location, Problem, RecipeError, load_recipe
+
+    base = load_recipe(source, list(overrides), plugins=plugins)
+    problems = check_profiles(base, plugins)
+    if problems:
+        raise RecipeError(problems)
+    if profile is None:
+        return Profiled(base)
+    own: dict[str, Any] = base.resolved.get("profiles", {}).get(profile, {})
+    if profile not in PROFILES and profile not in base.recipe.profiles:
+        names = ", ".join(profile_names(base.recipe))
+        raise RecipeError([Problem(Location(), "", f"unknown profile '{profile}'; known: {names}")])
+    applied = applicable(profile, base.recipe)
+    skipped = [o for o in PROFILES.get(profile, ()) if o not in applied]
+    entries = [_entry_text(k, v) for k, v in own.items()]
+    try:
+        loaded = load_recipe(source, [*applied, *entries, *overrides], plugins=plugins)
+    except RecipeError as exc:
+        locs = _locations(base, plugins)
+        by_text = {_entry_text(k, v): k for k, v in own.items()}
+        fixed = []
+        for p in exc.problems:
+            dotted = by_text.get(p.location.override or "")
+            loc = locs.get(("profiles", profile, dotted)) if dotted is not None else None
+            if loc is not None:
+                p = Problem(loc.value, f"profiles.{profile}.{dotted}", p.message)
+            fixed.append(p)
+        raise RecipeError(fixed) from None
+    return Profiled(loaded, applied, skipped, entries)
