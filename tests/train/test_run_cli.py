@@ -8,7 +8,6 @@ the slot and step; Ctrl-C saves a checkpoint; the Aim run is read back with Aim'
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -21,9 +20,7 @@ import pytest
 import torch
 
 from tests.track.test_aim_tracker import metric_values, read_run
-
-ROOT = Path(__file__).resolve().parents[2]
-DATASET = "compose/pendulum/random-v0"
+from tests.train.conftest import DATASET, ROOT
 
 
 def tiny(tmp: Path) -> list[str]:
@@ -49,20 +46,6 @@ def tiny(tmp: Path) -> list[str]:
         f"track.repo={tmp / 'aim'}",
     ]
     return [a for s in sets for a in ("--set", s)]
-
-
-@pytest.fixture(scope="session")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A private Minari store holding the tiny dataset (made once per session)."""
-    store = tmp_path_factory.mktemp("minari")
-    out = dict(os.environ, MINARI_DATASETS_PATH=str(store), PYTHONPATH=str(ROOT),
-               OMP_NUM_THREADS="1", COLUMNS="120")
-    subprocess.run(
-        [sys.executable, "-c",
-         "from compose.data import make_dataset; make_dataset('pendulum', 'random', progress=False)"],
-        env=out, check=True, cwd=ROOT, capture_output=True, timeout=300,
-    )
-    return out
 
 
 def compose(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
