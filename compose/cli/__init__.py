@@ -27,6 +27,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "data": ("compose.cli.data", "data"),
     "run": ("compose.cli.run", "run"),
     "bench": ("compose.cli.bench", "bench"),
+    "sweep": ("compose.cli.sweep", "sweep"),
 }
 
 _ISSUES = "https://github.com/compose-rl/compose/issues"
