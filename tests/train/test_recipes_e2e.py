@@ -116,6 +116,9 @@ def test_recipe_runs_tiny_end_to_end(
     assert summary["status"] == "finished" and summary["steps"] == 40
     score = summary["final_normalized_score"]
     assert isinstance(score, float) and math.isfinite(score)
+    if base.recipe.policy_pretrain.steps > 0:
+        assert summary["policy_pretrain"]["steps"] == 20.0
+        assert math.isfinite(summary["policy_pretrain"]["loss_bc"])
     run = read_run(tmp_path / "aim", summary["aim_run_hash"])
     logged = {m.name.split("/")[0] for m in run.metrics()}
     missing = _slot_prefixes(base.recipe) - logged
