@@ -87,8 +87,10 @@ class ValueInconsistency(AuxLoss):
     returns ``loss_value_inconsistency`` (already times lambda) and diagnostics, from its own
     fresh draws and forward pass.
 
-    Why not reuse update()'s forward in loss(): the learner's own training-mode forward in
-    between advances spectral-norm vectors in place, which invalidates a kept graph.
+    loss() reuses update()'s eval-mode forward only when it ran on the same batch tensors
+    and no parameter or buffer of the dynamics changed since (version counters): a
+    training-mode forward in between advances spectral-norm vectors in place, which would
+    invalidate the kept graph; then loss() runs its own forward.
     """
 
     def __init__(self, config: ValueInconsistencyConfig, ctx: BuildContext) -> None:
@@ -105,6 +107,7 @@ class ValueInconsistency(AuxLoss):
             ).to(ctx.device)
         self.generator = torch.Generator(device=ctx.device).manual_seed(seed + 1)
         self.last_value_losses: dict[str, Tensor] = {}
+        self._kept: tuple[Tensor, Tensor, Prediction, tuple[int, ...]] | None = None
         self.target_values = copy.deepcopy(self.values).requires_grad_(False)
         # V-net input normalization, fitted once on the first real batch (checkpointed).
         self.register_buffer("obs_mean", torch.zeros(ctx.obs_dim, device=ctx.device))
@@ -131,14 +134,20 @@ class ValueInconsistency(AuxLoss):
         x = ((obs - self.obs_mean) / self.obs_std).reshape(-1, self.obs_dim)
         return net(x).reshape(2, *lead)
 
+    def _v_one(self, net: EnsembleMLP, obs: Tensor, which: int) -> Tensor:
+        """One net (``_D`` or ``_M``) at obs [..., obs_dim] -> [...]: half the work of :meth:`_v`."""
+        lead = obs.shape[:-1]
+        x = ((obs - self.obs_mean) / self.obs_std).reshape(-1, self.obs_dim)
+        return net.member_forward(x, which).reshape(lead)
+
     def value_targets(self, real: Batch, samples: ModelSamples) -> tuple[Tensor, Tensor]:
         """Bellman targets [B] of Eq. 9 (data) and Eq. 10 (model, averaged over the draws)."""
         with torch.no_grad():
             notdone_d = 1.0 - real.terminals.reshape(-1).to(real.obs.dtype)
-            y_d = real.rewards.reshape(-1) + self.gamma * notdone_d * self._v(
-                self.target_values, real.next_obs
-            )[_D]
-            boot = self._v(self.target_values, samples.next_obs)[_M]  # [K, E, B]
+            y_d = real.rewards.reshape(-1) + self.gamma * notdone_d * self._v_one(
+                self.target_values, real.next_obs, _D
+            )
+            boot = self._v_one(self.target_values, samples.next_obs, _M)  # [K, E, B]
             y_m = (samples.rewards + self.gamma * (1.0 - samples.done) * boot).mean((0, 1))
         return y_d, y_m
 
@@ -149,14 +158,18 @@ class ValueInconsistency(AuxLoss):
             raise RuntimeError("value_inconsistency needs the dynamics (inputs.dynamics is None)")
         return dynamics
 
-    def model_samples(self, dynamics: Dynamics, obs: Tensor, actions: Tensor) -> ModelSamples:
+    def model_samples(self, dynamics: Dynamics, obs: Tensor, actions: Tensor,
+                      prediction: Prediction | None = None) -> ModelSamples:
         """``samples`` detached draws of (s', r) from every member's Gaussian at (obs, actions).
 
         The returned prediction keeps its graph (for :meth:`log_prob`) unless called under
-        ``torch.no_grad``.
+        ``torch.no_grad``. ``prediction``: the eval-mode prediction at (obs, actions) when
+        the caller has it (no second forward).
         """
-        with _eval_mode(dynamics):
-            pred = dynamics.predict(obs, actions)
+        if prediction is None:
+            with _eval_mode(dynamics):
+                prediction = dynamics.predict(obs, actions)
+        pred = prediction
         mean, std = pred.mean.detach(), pred.std.detach()
         eps = torch.randn(
             (self.config.samples, *mean.shape),
@@ -197,9 +210,9 @@ class ValueInconsistency(AuxLoss):
         with torch.no_grad():
             v = self._v(self.target_values, obs)  # [2, B]
             gap = v[_D] - v[_M]
-            q = samples.rewards + self.gamma * (1.0 - samples.done) * self._v(
-                self.target_values, samples.next_obs
-            )[_M]
+            q = samples.rewards + self.gamma * (1.0 - samples.done) * self._v_one(
+                self.target_values, samples.next_obs, _M
+            )
             if self.config.baseline == "model_value":
                 q = q - v[_M]
             return gap * q, v
@@ -213,8 +226,13 @@ class ValueInconsistency(AuxLoss):
             self._fitted_host = bool(self.fitted)
         if not self._fitted_host:
             self.fit_normalizer(real.obs)
+        # One eval-mode forward serves this update's draws and, when loss() follows on the
+        # same batch with the model unchanged, its surrogate (the graph is kept for it).
+        with _eval_mode(dynamics):
+            pred = dynamics.predict(real.obs, real.actions)
+        self._kept = (real.obs, real.actions, pred, _versions(dynamics)) if pred.mean.requires_grad else None
         with torch.no_grad():
-            samples = self.model_samples(dynamics, real.obs, real.actions)
+            samples = self.model_samples(dynamics, real.obs, real.actions, pred)
         losses = torch.zeros(2, device=real.obs.device)
         for _ in range(self.config.value_steps):
             y = torch.stack(self.value_targets(real, samples))  # [2, B]
@@ -230,7 +248,13 @@ class ValueInconsistency(AuxLoss):
     def loss(self, inputs: UpdateInputs) -> dict[str, Tensor]:
         """Eq. 11's surrogate, times lambda (key ``loss_value_inconsistency``), and diagnostics."""
         real = inputs.real
-        samples = self.model_samples(self._dynamics(inputs), real.obs, real.actions)
+        dynamics = self._dynamics(inputs)
+        kept, self._kept = self._kept, None
+        pred = None
+        if (kept is not None and kept[0] is real.obs and kept[1] is real.actions
+                and kept[3] == _versions(dynamics)):
+            pred = kept[2]  # update()'s forward: same model, same rows, same values
+        samples = self.model_samples(dynamics, real.obs, real.actions, pred)
         coef, v = self.coefficients(real.obs, samples)
         logp = self.log_prob(samples.prediction, samples.targets)  # [K, E, B]
         # mean over draws and rows, sum over members (each member's own L_aug, as its NLL).
@@ -254,6 +278,11 @@ class ValueInconsistency(AuxLoss):
         super().load_checkpoint_state(state)
         if "generator" in state:
             self.generator.set_state(state["generator"].cpu())
+
+
+def _versions(module: torch.nn.Module) -> tuple[int, ...]:
+    """In-place version counters of every parameter and buffer (any change bumps one)."""
+    return tuple(t._version for t in (*module.parameters(), *module.buffers()))
 
 
 def _forget_fitted(module: torch.nn.Module, incompatible_keys: Any) -> None:

@@ -215,3 +215,50 @@ def test_mle_logs_aux_diagnostics_and_checkpoints_aux_state() -> None:
     assert moments.keys() == loaded.keys()
     for k in moments:
         torch.testing.assert_close(moments[k]["exp_avg"], loaded[k]["exp_avg"])
+
+
+# ------------------------------------------------------------------ VIPO: shared forward, one member
+def test_member_forward_equals_slice_of_forward() -> None:
+    from compose.nn import EnsembleMLP
+
+    torch.manual_seed(4)
+    net = EnsembleMLP(5, 1, [16, 16], members=2)
+    x = torch.randn(9, 5)
+    full = net(x)
+    for m in range(2):
+        torch.testing.assert_close(net.member_forward(x, m), full[m : m + 1])
+
+
+def test_value_inconsistency_reused_forward_gives_the_same_loss_and_gradient() -> None:
+    from components.aux_losses.value_inconsistency import ValueInconsistencyConfig
+    from compose.kinds import UpdateInputs
+
+    ctx = make_ctx(seed=3)
+    torch.manual_seed(0)
+    dyn = tiny_ensemble(ctx, spectral_norm=True)
+    batch = linear_batch(12)
+    fit_normalizer(dyn, batch)
+    dyn.train()
+    aux = ValueInconsistencyConfig(weight=0.7, samples=2, hidden=[16]).build(ctx)
+    inputs = UpdateInputs(step=0, real=batch, batch=batch, dynamics=dyn)
+    aux.update(inputs)
+    assert aux._kept is not None
+    gen = aux.generator.get_state()
+    params = [p for p in dyn.parameters() if p.requires_grad]
+    reused = aux.loss(inputs)
+    g1 = torch.autograd.grad(reused["loss_value_inconsistency"], params, allow_unused=True)
+    aux.generator.set_state(gen)
+    own = aux.loss(inputs)  # nothing kept now: its own forward
+    g2 = torch.autograd.grad(own["loss_value_inconsistency"], params, allow_unused=True)
+    for key in reused:
+        torch.testing.assert_close(reused[key], own[key])
+    for a, b in zip(g1, g2, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b)
+    # A training-mode forward in between (spectral-norm step) invalidates what was kept.
+    aux.update(inputs)
+    dyn.predict(batch.obs, batch.actions)
+    kept = aux._kept
+    aux.loss(inputs)
+    assert kept is not None and aux._kept is None
