@@ -128,7 +128,7 @@ def run_cmd(
             spec = load_spec(Path(targets[0]))
             default_out = Path("runs/sweeps") / Path(targets[0]).stem
             if grid:
-                spec.entries = [SweepEntry(e.recipe, e.label, {**e.grid, **grid}, e.overrides)
+                spec.entries = [SweepEntry(e.recipe, e.label, {**e.grid, **grid}, e.overrides, e.seeds)
                                 for e in spec.entries]
         else:
             stems = [Path(t).stem if t.endswith((".yaml", ".yml")) else t for t in targets]

@@ -19,7 +19,7 @@ Spec file (every key but ``runs``/``recipes`` optional)::
     grid: {rollout.length: [1, 5]}
     runs:                              # and/or entries with their own label, grid and sets
       - {recipe: rambo, grid: {model_learner.aux_losses.0.weight: [0, 3.0e-4]}}
-      - {recipe: ampl, label: ampl_nw, set: [model_learner.weighted=false]}
+      - {recipe: ampl, label: ampl_nw, set: [model_learner.weighted=false], seeds: [0]}
 
 Why labels: an ablation is the same recipe with other overrides; the label names its run
 directories (``DIR/<label>-<grid key>-s<seed>``) and its rows in ``compose sweep table``.
@@ -53,6 +53,7 @@ class SweepEntry:
     label: str
     grid: dict[str, list[Any]] = field(default_factory=dict)
     overrides: tuple[str, ...] = ()
+    seeds: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -141,7 +142,7 @@ def load_spec(path: Path) -> SweepSpec:
 
 
 _TOP_KEYS = {"out", "seeds", "datasets", "steps", "quick", "jobs", "set", "recipes", "grid", "runs"}
-_ENTRY_KEYS = {"recipe", "label", "grid", "set"}
+_ENTRY_KEYS = {"recipe", "label", "grid", "set", "seeds"}
 
 
 def _grid(value: Any, where: str, problems: list[str]) -> dict[str, list[Any]]:
@@ -189,11 +190,19 @@ def spec_from_dict(data: Any, where: str = "spec") -> SweepSpec:
         for key in sorted(set(item) - _ENTRY_KEYS):
             problems.append(f"{at}: unknown key '{key}'; allowed: {', '.join(sorted(_ENTRY_KEYS))}")
         recipe = str(item["recipe"])
+        own_seeds = item.get("seeds")
+        if own_seeds is not None and (
+            not isinstance(own_seeds, list) or not own_seeds
+            or not all(isinstance(x, int) for x in own_seeds)
+        ):
+            problems.append(f"{at}: seeds must be a non-empty list of integers")
+            own_seeds = None
         entries.append(SweepEntry(
             recipe,
             str(item.get("label") or _label_of(recipe)),
             {**top_grid, **_grid(item.get("grid"), at, problems)},
             tuple(_strings(item.get("set"), at, problems)),
+            tuple(own_seeds) if own_seeds else None,
         ))
     if not entries:
         problems.append(f"{where}: no runs: give 'recipes: [...]' and/or 'runs: [...]'")
@@ -248,7 +257,7 @@ def expand(spec: SweepSpec, out: Path) -> list[RunPlan]:
         for dataset in spec.datasets or [None]:
             for point in points:
                 grid = dict(zip(paths, point, strict=True))
-                for seed in spec.seeds:
+                for seed in entry.seeds or spec.seeds:
                     parts = [entry.label]
                     if len(spec.datasets) > 1 and dataset is not None:
                         parts.append(_slug(dataset.replace("/", "-")))
