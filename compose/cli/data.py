@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from typing import Any
 
 import click
 
@@ -28,6 +29,13 @@ def data() -> None:
 @click.option(
     "--out", default=None, help="Output folder (default: the shipped behavior_policies folder)."
 )
+@click.option(
+    "--until",
+    type=click.Choice(["expert", "medium"]),
+    default="expert",
+    show_default=True,
+    help="medium: stop as soon as the medium policy is saved (writes only <env>_medium.pt).",
+)
 def train_behavior(
     env: str,
     seed: int,
@@ -37,6 +45,7 @@ def train_behavior(
     learning_starts: int,
     max_minutes: float | None,
     out: str | None,
+    until: str,
 ) -> None:
     """Train SAC behavior policies for ENV; writes <env>_medium.pt and <env>_expert.pt."""
     import torch
@@ -54,6 +63,9 @@ def train_behavior(
         learning_starts=learning_starts,
     )
     command = "compose data " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if until == "medium":
+        _train_until_medium(cfg, command, max_minutes, out or str(BEHAVIOR_DIR))
+        return
     summary = train_sac(
         cfg, out or BEHAVIOR_DIR, command=command, log=click.echo, max_minutes=max_minutes
     )
@@ -65,6 +77,47 @@ def train_behavior(
                 f"at {m['env_steps']} steps"
             )
     click.echo(f"total {summary['seconds']:.0f}s")
+
+
+class _MediumSaved(Exception):
+    """Raised from the training log once the medium checkpoint is on disk."""
+
+
+def _train_until_medium(cfg: Any, command: str, max_minutes: float | None, out: str) -> None:
+    """Train until the medium policy is saved; copy only ``<env>_medium.pt`` into ``out``.
+
+    Why this shape: ``train_sac`` has no stop flag, but it logs "saved medium policy" right
+    after writing the checkpoint, so the log callback ends the run there. Training writes
+    into a temporary folder so the half-trained ``<env>_expert.pt`` that ``train_sac``
+    keeps rewriting never replaces a real expert checkpoint in ``out``.
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from compose.data.behavior.sac import train_sac
+    from compose.envs.reference import env_id_for, short_env_name
+
+    name = short_env_name(env_id_for(cfg.env)) or cfg.env
+
+    def log(line: str) -> None:
+        click.echo(line)
+        if "saved medium policy" in line:
+            raise _MediumSaved
+
+    with tempfile.TemporaryDirectory(prefix="compose-behavior-") as tmp:
+        try:
+            train_sac(cfg, tmp, command=command, log=log, max_minutes=max_minutes)
+        except _MediumSaved:
+            pass
+        made = Path(tmp) / f"{name}_medium.pt"
+        if not made.is_file():
+            click.echo(f"error: no medium policy after {cfg.total_steps} steps (target not reached)",
+                       err=True)
+            sys.exit(1)
+        Path(out).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(made, Path(out) / made.name)
+    click.echo(f"wrote {Path(out) / made.name}")
 
 
 def _fail(exc: Exception) -> None:

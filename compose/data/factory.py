@@ -17,6 +17,7 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,19 @@ def parse_factory_id(dataset_id: str) -> tuple[str, str] | None:
     return (env, quality) if env in ENV_IDS and quality in QUALITIES else None
 
 
+@dataclass
+class _Episode:
+    """One finished episode of one env: states [T+1, do] (final state included)."""
+
+    start: int  # lockstep step at which its first action was taken (orders episodes)
+    env: int
+    obs: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: bool
+    truncated: bool
+
+
 def collect(
     env_id: str,
     policy: PolicyFn | None,
@@ -61,72 +75,146 @@ def collect(
     progress: Callable[[int], None] | None = None,
     n_envs: int = N_ENVS,
 ) -> tuple[TransitionArrays, np.ndarray]:
-    """Roll ``policy`` (None: uniform actions) for exactly ``n_transitions`` steps.
+    """Roll ``policy`` (None: uniform actions) in ``n_envs`` envs for ``n_transitions`` steps.
 
-    Returns the transitions (episodes contiguous, env by env; episodes cut by the budget are
-    marked as timeouts) and the returns of the episodes that ended on their own.
+    The envs step in lockstep with one batched policy call per step. New episodes start until
+    ``n_transitions`` steps are collected; running episodes then finish. Episodes are ordered
+    by (start step, env) and kept whole until the budget, whose last episode is cut to fit
+    (marked a timeout, like the end of D4RL's buffers); episodes that reach the env's
+    ``max_episode_steps`` are timeouts, episodes that fail are terminals.
+    Returns the transitions (episodes contiguous) and the returns of the kept whole episodes.
+    Why this order: it keeps whole episodes without favouring short ones (an episode's start
+    does not depend on its length), and at most one episode is cut, as in a one-env buffer.
     """
     import gymnasium as gym
 
-    envs = gym.vector.SyncVectorEnv(
-        [lambda: gym.make(env_id, disable_env_checker=True) for _ in range(n_envs)],
-        autoreset_mode=gym.vector.AutoresetMode.DISABLED,
-    )
+    spec = gym.spec(env_id)
+    max_steps = int(spec.max_episode_steps or 1000)
+    # Why unwrapped: TimeLimit/OrderEnforcing cost a Python frame each per step; the time
+    # limit is applied below with the spec's max_episode_steps, exactly as TimeLimit does.
+    envs = [gym.make(env_id, disable_env_checker=True).unwrapped for _ in range(n_envs)]
     rng = np.random.default_rng(seed)
-    low, high = envs.single_action_space.low, envs.single_action_space.high
-    steps = -(-n_transitions // n_envs)
-    do, da = envs.single_observation_space.shape[0], low.shape[0]
-    obs_b = np.zeros((steps, n_envs, do))
-    nxt_b = np.zeros((steps, n_envs, do))
-    act_b = np.zeros((steps, n_envs, da), dtype=np.float32)
-    rew_b = np.zeros((steps, n_envs))
-    term_b = np.zeros((steps, n_envs), dtype=bool)
-    trunc_b = np.zeros((steps, n_envs), dtype=bool)
-    start_b = np.zeros((steps, n_envs), dtype=bool)
-    ep_ret = np.zeros(n_envs)
-    finished: list[np.ndarray] = []
+    low = envs[0].action_space.low.astype(np.float32)
+    high = envs[0].action_space.high.astype(np.float32)
+    do, da = envs[0].observation_space.shape[0], low.shape[0]
+    buf_obs = np.zeros((n_envs, max_steps + 1, do))
+    buf_act = np.zeros((n_envs, max_steps, da), dtype=np.float32)
+    buf_rew = np.zeros((n_envs, max_steps))
+    t_env = np.zeros(n_envs, dtype=np.int64)  # steps taken in each env's running episode
+    ep_start = np.zeros(n_envs, dtype=np.int64)
+    episodes: list[_Episode] = []
+    collected, step = 0, 0
     try:
-        obs, _ = envs.reset(seed=[seed * 1000 + i for i in range(n_envs)])
-        start = np.ones(n_envs, dtype=bool)
-        for t in range(steps):
+        for i, env in enumerate(envs):
+            buf_obs[i, 0] = env.reset(seed=seed * 1000 + i)[0]
+        active = list(range(n_envs))
+        while active:
+            idx = np.asarray(active)
+            obs = buf_obs[idx, t_env[idx]]
             if policy is None:
-                action = rng.uniform(low, high, size=(n_envs, da)).astype(np.float32)
+                action = rng.uniform(low, high, size=(len(idx), da)).astype(np.float32)
             else:
                 action = np.clip(policy(obs), low, high).astype(np.float32)
-            nxt, rew, term, trunc, _ = envs.step(action)
-            obs_b[t], nxt_b[t], act_b[t], rew_b[t] = obs, nxt, action, rew
-            term_b[t], trunc_b[t], start_b[t] = term, trunc, start
-            ep_ret += rew
-            done = term | trunc
-            if done.any():
-                finished.append(ep_ret[done].copy())
-                ep_ret[done] = 0.0
-                reset_obs, _ = envs.reset(options={"reset_mask": done})
-                nxt = np.where(done[:, None], reset_obs, nxt)
-            obs, start = nxt, done
-            if progress is not None:
-                progress(n_envs)
+            still, full = [], collected + len(active) >= n_transitions
+            for j, i in enumerate(active):
+                t = t_env[i]
+                nxt, rew, term, _, _ = envs[i].step(action[j])
+                buf_act[i, t], buf_rew[i, t], buf_obs[i, t + 1] = action[j], rew, nxt
+                t_env[i] = t = t + 1
+                trunc = t >= max_steps and not term
+                if term or trunc:
+                    episodes.append(_Episode(
+                        int(ep_start[i]), i, buf_obs[i, : t + 1].copy(), buf_act[i, :t].copy(),
+                        buf_rew[i, :t].copy(), bool(term), bool(trunc),
+                    ))
+                    if full:
+                        continue  # budget reached: no new episode in this env
+                    buf_obs[i, 0] = envs[i].reset()[0]
+                    t_env[i], ep_start[i] = 0, step + 1
+                still.append(i)
+            done_now = min(len(active), max(n_transitions - collected, 0))
+            collected += len(active)
+            step += 1
+            if full:  # drain: stop running episodes that the budget cuts anyway
+                for i in _beyond_budget(episodes, still, ep_start, t_env, n_transitions):
+                    t = t_env[i]
+                    episodes.append(_Episode(
+                        int(ep_start[i]), i, buf_obs[i, : t + 1].copy(),
+                        buf_act[i, :t].copy(), buf_rew[i, :t].copy(), False, False,
+                    ))
+                    still.remove(i)
+            active = still
+            if progress is not None and done_now:
+                progress(done_now)
     finally:
-        envs.close()
-    # env-major order makes each env's episodes contiguous; then cut to the exact budget
-    def flat(x: np.ndarray) -> np.ndarray:
-        return np.swapaxes(x, 0, 1).reshape(n_envs * steps, *x.shape[2:])[:n_transitions]
+        for env in envs:
+            env.close()
+    return _assemble(episodes, n_transitions, do, da)
 
-    trunc_b[-1] = True  # the budget cuts every running episode (a timeout, not a terminal)
-    trunc_b[-1] &= ~term_b[-1]
-    timeouts = flat(trunc_b)
-    timeouts[-1] = not flat(term_b)[-1]
+
+def _beyond_budget(
+    episodes: list[_Episode], running: list[int], ep_start: np.ndarray, t_env: np.ndarray,
+    n: int,
+) -> list[int]:
+    """Envs whose running episode already has every step the budget will keep of it.
+
+    In (start, env) order an episode keeps min(length, n - steps before it); the steps before
+    it can only grow while earlier episodes run, so once (steps before it so far) + (its
+    steps so far) >= n, running it longer adds nothing to the dataset.
+    """
+    items = [(e.start, e.env, len(e.rewards), -1) for e in episodes]
+    items += [(int(ep_start[i]), i, int(t_env[i]), i) for i in running]
+    items.sort()
+    stop, before = [], 0
+    for _, _, length, env in items:
+        if env >= 0 and before + length >= n:
+            stop.append(env)
+        before += length
+    return stop
+
+
+def _assemble(
+    episodes: list[_Episode], n: int, do: int, da: int
+) -> tuple[TransitionArrays, np.ndarray]:
+    """Whole episodes in (start, env) order up to ``n`` transitions; the last one cut to fit."""
+    episodes = sorted(episodes, key=lambda e: (e.start, e.env))
+    kept, total = [], 0
+    for ep in episodes:
+        if total >= n:
+            break
+        kept.append(ep)
+        total += len(ep.rewards)
+    if not kept:
+        empty = np.zeros((0, do))
+        return TransitionArrays(empty, np.zeros((0, da), np.float32), np.zeros(0), empty,
+                                np.zeros(0, np.float32), np.zeros(0, np.float32),
+                                np.zeros(0, bool)), np.zeros(0)
+    lengths = np.array([len(e.rewards) for e in kept])
+    lengths[-1] -= total - n  # the budget cuts the last kept episode
+    ends = np.cumsum(lengths)
+    starts = np.zeros(n, dtype=bool)
+    starts[ends - lengths] = True
+    terminals = np.zeros(n, dtype=np.float32)
+    timeouts = np.zeros(n, dtype=np.float32)
+    # cut by the budget, or stopped early by the drain (then its length is exactly the budget's)
+    cut = total > n or not (kept[-1].terminated or kept[-1].truncated)
+    for k, ep in enumerate(kept):
+        last = ends[k] - 1
+        if k == len(kept) - 1 and cut:
+            timeouts[last] = 1.0
+        else:
+            terminals[last], timeouts[last] = float(ep.terminated), float(ep.truncated)
     arrays = TransitionArrays(
-        obs=flat(obs_b),
-        actions=flat(act_b),
-        rewards=flat(rew_b),
-        next_obs=flat(nxt_b),
-        terminals=flat(term_b).astype(np.float32),
-        timeouts=timeouts.astype(np.float32),
-        episode_starts=flat(start_b),
+        obs=np.concatenate([e.obs[:m] for e, m in zip(kept, lengths, strict=True)]),
+        actions=np.concatenate([e.actions[:m] for e, m in zip(kept, lengths, strict=True)]),
+        rewards=np.concatenate([e.rewards[:m] for e, m in zip(kept, lengths, strict=True)]),
+        next_obs=np.concatenate([e.obs[1 : m + 1] for e, m in zip(kept, lengths, strict=True)]),
+        terminals=terminals,
+        timeouts=timeouts,
+        episode_starts=starts,
     )
-    returns = np.concatenate(finished) if finished else np.zeros(0)
-    return arrays, returns
+    whole = kept[:-1] if cut else kept
+    return arrays, np.array([e.rewards.sum() for e in whole])
 
 
 def concat(parts: list[TransitionArrays]) -> TransitionArrays:
@@ -139,19 +227,13 @@ def concat(parts: list[TransitionArrays]) -> TransitionArrays:
 
 
 def _policy_fn(state_dict: dict[str, Any], config: dict[str, Any], seed: int) -> PolicyFn:
-    import torch
-
+    """The checkpoint's stochastic policy as a numpy function (no torch in the collection loop)."""
     from compose.data.behavior.policy import BehaviorPolicy
 
     policy = BehaviorPolicy(**config)
     policy.load_state_dict(state_dict)
     policy.eval()
-    gen = torch.Generator().manual_seed(seed)
-
-    def act(obs: np.ndarray) -> np.ndarray:
-        return policy.act(torch.as_tensor(obs, dtype=torch.float32), generator=gen).numpy()
-
-    return act
+    return policy.numpy_sampler(seed)
 
 
 def load_behavior(env: str, kind: str, policy_dir: Path) -> tuple[dict[str, Any], Path]:

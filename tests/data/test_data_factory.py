@@ -109,3 +109,80 @@ def test_shipped_hopper_medium_policy_makes_data(minari_store: Path) -> None:
     d = MinariSource(id=made).load()
     assert len(d) == 64 and d.info.ref_source == "d4rl"
     assert read_metadata(made)["compose"]["behavior"][0]["checkpoint"] == "hopper_medium.pt"
+
+
+def test_numpy_sampler_matches_torch_policy(policy_dir: Path) -> None:
+    pol, _, _ = load_policy(policy_dir / "pendulum_medium.pt")
+    obs = np.random.default_rng(0).normal(size=(7, 4))
+    det = pol.numpy_sampler(seed=0, deterministic=True)(obs)
+    ref = pol.act(torch.as_tensor(obs, dtype=torch.float32), deterministic=True).numpy()
+    np.testing.assert_allclose(det, ref, atol=1e-5)
+    # stochastic: a = scale(tanh(mean + std * eps)) with eps from default_rng(seed)
+    got = pol.numpy_sampler(seed=5)(obs)
+    eps = torch.as_tensor(np.random.default_rng(5).standard_normal((7, 1), dtype=np.float32))
+    mean, log_std = pol(torch.as_tensor(obs, dtype=torch.float32))
+    want = -3.0 + (torch.tanh(mean + log_std.exp() * eps) + 1.0) * 3.0
+    np.testing.assert_allclose(got, want.detach().numpy(), atol=1e-5)
+    assert not np.allclose(got, det)
+
+
+def _episode_checks(a: object, n: int) -> None:
+    """Exact size, chained states, one end flag per episode, at most one budget cut."""
+    assert len(a) == n
+    starts, ends = a.episode_bounds()
+    inner = ~a.episode_starts[1:]
+    np.testing.assert_array_equal(a.next_obs[:-1][inner], a.obs[1:][inner])
+    done = (a.terminals + a.timeouts)
+    assert done.max() <= 1 and done.sum() == len(starts) and (done[ends - 1] == 1).all()
+    # timeouts before the env's 1000-step limit: only the budget's cut of the last episode
+    short_timeouts = [k for k, (s, e) in enumerate(zip(starts, ends, strict=True))
+                      if a.timeouts[e - 1] and e - s < 1000]
+    assert short_timeouts in ([], [len(starts) - 1])
+
+
+def test_collect_whole_episodes_and_seeds() -> None:
+    from compose.data.factory import collect
+
+    a, rets = collect("InvertedPendulum-v5", None, 500, seed=1, n_envs=4)
+    _episode_checks(a, 500)
+    starts, ends = a.episode_bounds()
+    whole = len(starts) - int(a.timeouts[-1] and not a.terminals[-1])
+    assert len(rets) == whole and rets.sum() == pytest.approx(a.rewards[: ends[whole - 1]].sum())
+    b, _ = collect("InvertedPendulum-v5", None, 500, seed=1, n_envs=4)
+    c, _ = collect("InvertedPendulum-v5", None, 500, seed=2, n_envs=4)
+    for f in ("obs", "actions", "rewards", "next_obs", "terminals", "timeouts"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    assert not np.array_equal(a.actions, c.actions)
+
+
+def test_medium_dataset_deterministic_per_seed(minari_store: Path, policy_dir: Path) -> None:
+    def make(seed: int, name: str) -> object:
+        made = make_dataset("pendulum", "medium", seed=seed, size=300, policy_dir=policy_dir,
+                            dataset_id=f"t/pendulum/{name}-v0", progress=False)
+        return read_minari(made)
+
+    a, b, c = make(3, "a"), make(3, "b"), make(4, "c")
+    _episode_checks(a, 300)
+    for f in ("obs", "actions", "rewards", "next_obs", "terminals", "timeouts",
+              "episode_starts"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+    assert not np.array_equal(a.actions, c.actions)
+    meta = read_metadata("t/pendulum/a-v0")["compose"]
+    assert meta["seed"] == 3 and meta["behavior"][0]["eval_return"] == 7.0
+    assert meta["collect_seconds"] >= 0 and "seed 3" in meta["provenance"]
+
+
+def test_train_behavior_until_medium_never_writes_expert(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from compose.cli.data import data
+
+    out = tmp_path / "out"
+    res = CliRunner().invoke(data, [
+        "train-behavior", "pendulum", "--until", "medium", "--steps", "150",
+        "--learning-starts", "100", "--eval-every", "150", "--hidden", "16,16",
+        "--out", str(out),
+    ])
+    # 150 steps cannot reach the medium target: a clear failure, and no half-trained files
+    assert res.exit_code == 1 and "no medium policy after 150 steps" in res.output
+    assert not out.exists() or not any(out.iterdir())

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -60,6 +61,46 @@ class BehaviorPolicy(nn.Module):
         """Env-scaled action for an observation batch [B, do] -> [B, da]."""
         action, _ = self.sample(obs, deterministic, generator)
         return scale_action(action, self.action_low, self.action_high)
+
+    def numpy_sampler(
+        self, seed: int, deterministic: bool = False
+    ) -> Callable[[np.ndarray], np.ndarray]:
+        """A torch-free copy of :meth:`act` for data collection: obs [B, do] -> actions [B, da].
+
+        Why: at the factory's batch sizes (a few envs) a torch call costs ~0.4 ms of
+        dispatch overhead (and, with several intra-op threads on a busy machine, milliseconds);
+        the same float32 maths in numpy costs tens of microseconds. Noise
+        eps ~ N(0, I) comes from ``numpy.random.default_rng(seed)``, drawn as
+        ``standard_normal((B, da), dtype=float32)`` per call, so a seed fixes the actions.
+        """
+        layers = [
+            (
+                layer.weight[0].detach().cpu().numpy().astype(np.float32),
+                layer.bias[0, 0].detach().cpu().numpy().astype(np.float32),
+            )
+            for layer in self.net.body.linear_layers()
+        ]
+        low = self.action_low.cpu().numpy().astype(np.float32)
+        half_range = 0.5 * (self.action_high.cpu().numpy().astype(np.float32) - low)
+        da, last = self.act_dim, len(layers) - 1
+        rng = np.random.default_rng(seed)
+
+        def act(obs: np.ndarray) -> np.ndarray:
+            h = np.asarray(obs, dtype=np.float32)
+            for i, (w, b) in enumerate(layers):
+                h = h @ w + b
+                if i < last:
+                    np.maximum(h, 0.0, out=h)  # BehaviorPolicy's MLP uses relu
+            mean, raw = h[:, :da], h[:, da:]
+            if deterministic:
+                u = mean
+            else:
+                log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (np.tanh(raw) + 1.0)
+                eps = rng.standard_normal(mean.shape, dtype=np.float32)
+                u = mean + np.exp(log_std) * eps
+            return low + (np.tanh(u) + 1.0) * half_range
+
+        return act
 
     def config(self) -> dict[str, Any]:
         """Constructor arguments, stored in checkpoints."""
