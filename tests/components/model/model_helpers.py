@@ -2,47 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import torch
 
 from compose.kinds import BuildContext
+from tests.components.tiny import make_ctx, tiny_ensemble
+
+__all__ = ["MODEL_CONFIG_MODULES", "gaussian_ensemble", "linear_system", "make_ctx", "model_registry"]
 
 torch.set_num_threads(1)  # the machine is shared; tiny tests gain nothing from threads
 
 
-def make_ctx(
-    obs_dim: int = 3,
-    act_dim: int = 2,
-    termination: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    **extras: Any,
-) -> BuildContext:
-    """A BuildContext built by hand (as in a notebook)."""
-    return BuildContext(
-        obs_dim=obs_dim,
-        act_dim=act_dim,
-        action_low=-torch.ones(act_dim),
-        action_high=torch.ones(act_dim),
-        device=torch.device("cpu"),
-        termination=termination,
-        extras=dict(extras),
-    )
-
-
 def gaussian_ensemble(ctx: BuildContext, **overrides: Any) -> Any:
-    """A tiny gaussian_ensemble built from its config."""
-    from components.dynamics.gaussian_ensemble import GaussianEnsembleConfig
-
-    fields: dict[str, Any] = {
-        "members": 4,
-        "elites": 2,
-        "hidden": [16, 16],
-        "weight_decay": [1e-5, 1e-5, 1e-5],
-    }
-    fields.update(overrides)
-    return GaussianEnsembleConfig(**fields).build(ctx)
+    """A tiny gaussian_ensemble (4 members, 2 elites, 2x16) built from its config."""
+    return tiny_ensemble(ctx, **{"members": 4, "hidden": [16, 16], **overrides})
 
 
 def linear_system(

@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from compose.kinds import Batch, BuildContext
+from tests.components.tiny import make_ctx as _make_ctx
+from tests.components.tiny import tiny_ensemble
+
+__all__ = ["fit_normalizer", "linear_batch", "make_ctx", "tiny_ensemble"]
 
 
-def make_ctx(
-    obs_dim: int = 3,
-    act_dim: int = 2,
-    gamma: float = 0.9,
-    termination: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    **extras: Any,
-) -> BuildContext:
-    """A BuildContext built by hand (as in a notebook), on CPU."""
-    return BuildContext(
-        obs_dim=obs_dim,
-        act_dim=act_dim,
-        action_low=-torch.ones(act_dim),
-        action_high=torch.ones(act_dim),
-        device=torch.device("cpu"),
-        gamma=gamma,
-        termination=termination,
-        extras=dict(extras),
-    )
-
-
-def tiny_ensemble(ctx: BuildContext, **overrides: Any) -> Any:
-    """A tiny ``gaussian_ensemble`` built from its config."""
-    from components.dynamics.gaussian_ensemble import GaussianEnsembleConfig
-
-    fields: dict[str, Any] = {
-        "members": 3,
-        "elites": 2,
-        "hidden": [8, 8],
-        "weight_decay": [1e-5, 1e-5, 1e-5],
-    }
-    fields.update(overrides)
-    return GaussianEnsembleConfig(**fields).build(ctx)
+def make_ctx(obs_dim: int = 3, act_dim: int = 2, gamma: float = 0.9, **kwargs: Any) -> BuildContext:
+    """A hand-made BuildContext on CPU (gamma 0.9 by default in the VIPO tests)."""
+    return _make_ctx(obs_dim, act_dim, gamma, **kwargs)
 
 
 def linear_batch(n: int, obs_dim: int = 3, act_dim: int = 2, seed: int = 0) -> Batch:
