@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from compose.kinds import BuildContext, Policy, PolicySample
-from compose.nn import MLP, tanh_normal_sample
+from compose.nn import MLP, tanh_normal_log_prob, tanh_normal_sample
 
 if TYPE_CHECKING:
     from components.policies.tanh_gaussian import TanhGaussianConfig
@@ -59,6 +59,16 @@ class TanhGaussianPolicy(Policy):
         sample = tanh_normal_sample(mean, log_std, deterministic=deterministic)
         actions = self.action_center + self.action_half_range * sample.action
         return PolicySample(actions=actions, log_prob=sample.log_prob - self.log_scale)
+
+    def log_prob(self, obs: Tensor, actions: Tensor) -> Tensor:
+        """log pi(a|s) of given env actions (e.g. dataset actions for behavior cloning).
+
+        The action is mapped back to (-1, 1) and clipped just inside it, so dataset actions on
+        the box boundary keep a finite density.
+        """
+        mean, log_std = self.dist_params(obs)
+        unit = (actions - self.action_center) / self.action_half_range
+        return tanh_normal_log_prob(unit, mean, log_std) - self.log_scale
 
     def extra_repr(self) -> str:
         """Sizes for ``print(module)``."""

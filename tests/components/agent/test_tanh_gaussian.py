@@ -106,3 +106,15 @@ def test_many_leading_dims() -> None:
     s = policy(torch.randn(4, 3, 5, 3))
     assert s.actions.shape == (4, 3, 5, 2) and s.log_prob.shape == (4, 3, 5)
     assert bool(torch.isfinite(s.log_prob).all())
+
+
+def test_log_prob_of_given_actions_matches_sampled_density() -> None:
+    """log_prob(obs, a) of the policy's own samples equals the density forward() returned."""
+    torch.manual_seed(3)
+    policy = _policy([-2.0, 0.0], [1.0, 3.0]).double()
+    obs = torch.randn(128, 3, dtype=torch.float64)
+    sample = policy(obs)
+    given = policy.log_prob(obs, sample.actions)
+    assert torch.allclose(given, sample.log_prob, atol=1e-6)
+    boundary = torch.tensor([[-2.0, 3.0]], dtype=torch.float64).expand(128, 2)
+    assert torch.isfinite(policy.log_prob(obs, boundary)).all()
