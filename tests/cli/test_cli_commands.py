@@ -163,3 +163,21 @@ def test_run_placeholder_until_the_engine_lands(runner: CliRunner) -> None:
     res = runner.invoke(cli, ["run", "recipes/vipo_mobile.yaml", "--quick"])
     assert res.exit_code == 1
     assert "not yet implemented" in res.stderr
+
+
+def test_show_and_validate_under_a_profile(runner: CliRunner, tmp_path: Path) -> None:
+    """--quick resolves the global profile plus the recipe's own entries; bad entries fail."""
+    child = RECIPES / "valid" / "child.yaml"
+    plain = runner.invoke(cli, ["show", str(child)])
+    quick = runner.invoke(cli, ["show", str(child), "--quick"])
+    assert plain.exit_code == 0 and quick.exit_code == 0, quick.output
+    assert "steps: 30000" in quick.stdout and "steps: 30000" not in plain.stdout
+    bad = tmp_path / "bad_profile.yaml"
+    bad.write_text(
+        f"extends: {child}\nname: bad\nprofiles:\n  quick:\n    train.log_evry: 5\n"
+    )
+    res = runner.invoke(cli, ["validate", str(bad)])
+    assert res.exit_code == 2
+    assert "bad_profile.yaml:5:5: profiles.quick.train.log_evry" in res.stderr
+    res = runner.invoke(cli, ["validate", str(child), "--profile", "nope"])
+    assert res.exit_code == 2 and "unknown profile 'nope'" in res.stderr
