@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.console import Console
@@ -20,9 +21,20 @@ __all__ = ["RunProgress", "summary_table"]
 
 
 class RunProgress:
-    """The policy-phase progress bar; ``update`` is cheap enough to call every few steps."""
+    """The policy-phase progress bar; ``update`` is cheap enough to call every few steps.
 
-    def __init__(self, console: Console, total: int, start: int, name: str) -> None:
+    When the console is not a terminal (a log file, a sweep, CI) a live bar cannot render, so
+    a plain line (step, percent, steps/s, ETA, latest score) is printed instead, at most every
+    ``line_every_s`` seconds and whenever the score changes.
+    """
+
+    def __init__(
+        self, console: Console, total: int, start: int, name: str, line_every_s: float = 30.0
+    ) -> None:
+        self.console, self.total, self.name = console, total, name
+        self.line_every_s = line_every_s
+        self._last_line = time.monotonic()
+        self._score = ""
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -53,6 +65,22 @@ class RunProgress:
         if score is not None:
             fields["score"] = score
         self.progress.update(self.task, completed=step, **fields)
+        if not self.console.is_terminal:
+            self._plain_line(step, steps_per_s, score)
+
+    def _plain_line(self, step: int, steps_per_s: float | None, score: str | None) -> None:
+        now = time.monotonic()
+        new_score = score is not None and score != self._score
+        if not new_score and now - self._last_line < self.line_every_s:
+            return
+        self._last_line, self._score = now, score if score is not None else self._score
+        parts = [f"{self.name}: step {step}/{self.total} ({100.0 * step / max(self.total, 1):.0f}%)"]
+        if steps_per_s:
+            eta = (self.total - step) / steps_per_s
+            parts.append(f"{steps_per_s:.1f} steps/s, ETA {int(eta // 60)}:{int(eta % 60):02d}")
+        if self._score:
+            parts.append(self._score)
+        self.console.print(", ".join(parts), highlight=False)
 
 
 def summary_table(summary: dict[str, Any]) -> Table:

@@ -1,0 +1,20 @@
+"""Without a terminal (logs, sweeps, CI) the run prints plain progress lines."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from compose.train.progress import RunProgress
+
+
+def test_plain_lines_when_not_a_terminal() -> None:
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=False, width=120)
+    with RunProgress(console, 100, 0, "mopo", line_every_s=3600.0) as bar:
+        bar.update(10, 5.0)  # too soon after the start: no line
+        bar.update(20, 5.0, score="eval 12.3")  # a new score: a line
+        bar.update(30, 5.0, score="eval 12.3")  # same score, too soon: no line
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("mopo: step")]
+    assert lines == ["mopo: step 20/100 (20%), 5.0 steps/s, ETA 0:16, eval 12.3"]
