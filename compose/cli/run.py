@@ -87,6 +87,7 @@ def run(
         click.echo(dump_resolved(loaded.resolved), nl=False)
         return
 
+    from compose.data.errors import DatasetError
     from compose.train.checkpoint import CheckpointMismatch
     from compose.train.loop import Interrupted, RunOptions, train
     from compose.train.watch import NonFiniteError
@@ -105,7 +106,7 @@ def run(
                       profile=profile)
     try:
         train(loaded, opts)
-    except CheckpointMismatch as exc:
+    except (CheckpointMismatch, DatasetError) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     except NonFiniteError as exc:

@@ -176,3 +176,12 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(
     assert "resume with: compose run --resume" in text
     state: dict[str, Any] = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert 0 < state["step"] < 100000
+
+
+def test_missing_dataset_is_bad_input_not_a_crash(env: dict[str, str], tmp_path: Path) -> None:
+    """A Minari id that is not in the store (and not makeable) exits 2 with a clear message."""
+    res = compose(env, "recipes/mbpo.yaml", *tiny(tmp_path), "--no-track",
+                  "--set", "dataset.id=someone/nothing-v0", "--run-dir", str(tmp_path / "r"))
+    assert res.returncode == 2, res.stderr
+    assert "someone/nothing-v0" in res.stderr and "internal error" not in res.stderr
+    assert "Traceback" not in res.stderr
