@@ -160,6 +160,14 @@ def run_local(
             echo(f"skip   {plan.name} ({action.reason})")
         else:
             todo.append((plan, action))
+    if track and todo:
+        # Create the shared repo before any run starts (runs starting together would race).
+        from compose.track.aim_tracker import ensure_repo
+
+        repos = {spec_repo(spec, plan) for plan, _ in todo}
+        for repo in repos:
+            if not repo.startswith("aim://"):
+                ensure_repo(repo)
     stop = threading.Event()
     live: dict[str, subprocess.Popen[bytes]] = {}
     lock = threading.Lock()

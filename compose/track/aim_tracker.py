@@ -13,7 +13,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AimTracker", "git_commit"]
+__all__ = ["AimTracker", "ensure_repo", "git_commit"]
+
+
+def ensure_repo(path: str | Path) -> None:
+    """Create the local Aim repo at ``path`` once, even when several runs start together.
+
+    Concurrent first runs (a sweep starting two jobs) would both see no repo and both
+    initialize it, which leaves Aim saying the repo is out of date; an exclusive file lock
+    next to the repo makes the check-and-create atomic.
+    """
+    import fcntl
+
+    import aim
+
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".compose-init.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not aim.Repo.exists(str(folder)):
+            aim.Repo.from_path(str(folder), init=True)
 
 
 class AimTracker:
@@ -29,11 +48,7 @@ class AimTracker:
         import aim
 
         if not repo.startswith("aim://"):
-            path = Path(repo)
-            path.mkdir(parents=True, exist_ok=True)
-            if not aim.Repo.exists(str(path)):
-                aim.Repo.from_path(str(path), init=True)
-            repo = str(path)
+            ensure_repo(repo)
         self._run = aim.Run(
             run_hash=run_hash,
             repo=repo,

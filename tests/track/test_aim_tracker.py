@@ -75,3 +75,24 @@ def test_safe_tracker_swallows_failures_once() -> None:
 def test_git_commit_is_a_sha_in_this_checkout() -> None:
     commit = git_commit()
     assert commit is None or len(commit.split("+")[0]) == 40
+
+
+def _start_run(repo: str) -> str:
+    from compose.track.aim_tracker import AimTracker
+
+    tracker = AimTracker(repo, experiment="race")
+    tracker.close()
+    return str(tracker.run_hash)
+
+
+def test_runs_starting_together_share_one_new_repo(tmp_path: Path) -> None:
+    """Several processes creating the same fresh repo at once all track into it."""
+    import multiprocessing as mp
+
+    repo = str(tmp_path / "aim")
+    with mp.get_context("spawn").Pool(3) as pool:
+        hashes = pool.map(_start_run, [repo] * 3)
+    assert len(set(hashes)) == 3 and all(h and h != "None" for h in hashes)
+    import aim
+
+    assert aim.Repo.exists(repo)
