@@ -127,6 +127,7 @@ class Registry:
     def __init__(self) -> None:
         self._specs: dict[tuple[str, str], ComponentSpec] = {}
         self._origin = "<unknown>"
+        self._finalized = False
 
     @contextlib.contextmanager
     def origin(self, name: str) -> Iterator[None]:
@@ -193,22 +194,36 @@ class Registry:
 
     def finalize(self) -> None:
         """Rebuild every config's schema against this registry (nested slots included)."""
+        self._finalized = True
         with self.active():
-            for spec in self._specs.values():
-                spec.config.model_rebuild(force=True)
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        global _BUILT_FOR
+        _BUILT_FOR = self
+        for spec in self._specs.values():
+            spec.config.model_rebuild(force=True)
 
     @contextlib.contextmanager
     def active(self) -> Iterator[Registry]:
-        """Make this registry the one that :class:`Slot` schemas are built from."""
+        """Make this registry the one that :class:`Slot` schemas are built from.
+
+        Config classes are shared between registries, and a nested slot's union lives in its
+        class's schema; so activating a finalized registry other than the one those schemas
+        were last built for rebuilds them (only tests hold several registries).
+        """
         global _ACTIVE
         previous, _ACTIVE = _ACTIVE, self
         try:
+            if self._finalized and _BUILT_FOR is not self:
+                self._rebuild()
             yield self
         finally:
             _ACTIVE = previous
 
 
 _ACTIVE: Registry | None = None
+_BUILT_FOR: Registry | None = None
 
 
 def active_registry() -> Registry:

@@ -134,3 +134,30 @@ def test_configs_are_frozen_and_strict(registry: Registry) -> None:
     with pytest.raises(ValidationError) as err:
         Penalty.model_validate({"penalty": 1.0, "penaltyy": 2.0})
     assert err.value.errors()[0]["type"] == "extra_forbidden"
+
+
+def test_nested_slots_follow_the_active_registry() -> None:
+    """A config class shared by two registries validates its nested slot against the active one."""
+    import pydantic
+
+    from components.aux_losses.value_inconsistency import ValueInconsistencyConfig
+    from components.model_learners.mle import MLEConfig
+    from compose.registry import Registry
+
+    with_aux, without_aux = Registry(), Registry()
+    for reg, configs in ((with_aux, (MLEConfig, ValueInconsistencyConfig)), (without_aux, (MLEConfig,))):
+        with reg.origin("tests"):
+            for config in configs:
+                reg.add(config)
+        reg.finalize()
+    entry = {"aux_losses": [{"type": "value_inconsistency"}]}
+    with with_aux.active():
+        assert MLEConfig(**entry).aux_losses[0].type == "value_inconsistency"
+    with without_aux.active(), pytest.raises(pydantic.ValidationError, match="no aux_loss component"):
+        MLEConfig(**entry)
+    with with_aux.active():  # and back again
+        assert len(MLEConfig(**entry).aux_losses) == 1
+    from compose.plugins import load_plugins
+
+    with load_plugins().registry.active():  # leave the shared classes built for the real one
+        pass
