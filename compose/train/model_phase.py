@@ -76,7 +76,7 @@ def run_model_phase(
                 "dynamics": parts.dynamics.checkpoint_state(),
                 "model_learner": parts.model_learner.checkpoint_state(),
                 "metrics": _plain(metrics),
-                "torch": torch.__version__,
+                "torch": str(torch.__version__),
             },
             path,
         )

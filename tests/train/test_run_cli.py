@@ -185,3 +185,17 @@ def test_missing_dataset_is_bad_input_not_a_crash(env: dict[str, str], tmp_path:
     assert res.returncode == 2, res.stderr
     assert "someone/nothing-v0" in res.stderr and "internal error" not in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_second_run_loads_the_fitted_model_from_the_cache(env: dict[str, str], tmp_path: Path) -> None:
+    """Same dataset, dynamics, learner and seed: the model phase is read back, not refitted."""
+    summaries = []
+    for name in ("first", "second"):
+        res = compose(env, "recipes/mbpo.yaml", *tiny(tmp_path), "--no-track", "--steps", "5",
+                      "--run-dir", str(tmp_path / name))
+        assert res.returncode == 0, res.stderr
+        summaries.append(json.loads((tmp_path / name / "summary.json").read_text()))
+    assert summaries[0]["model_metrics"]["cached"] == 0.0
+    assert summaries[1]["model_metrics"]["cached"] == 1.0
+    assert "ignoring unreadable cache entry" not in res.stdout + res.stderr
+    assert summaries[1]["model_metrics"]["holdout_mse"] == summaries[0]["model_metrics"]["holdout_mse"]
