@@ -24,21 +24,42 @@ __all__ = ["UpdateStep", "grad_norm", "loss_of"]
 def loss_of(terms: dict[str, Tensor]) -> Tensor | None:
     """The sum of a term dict's ``loss_*`` entries (None when it has none)."""
     losses = [v for k, v in terms.items() if k.startswith("loss_")]
-    return torch.stack([v.reshape(()) for v in losses]).sum() if losses else None
+    if not losses:
+        return None
+    if len(losses) == 1:  # the common case: no stack, no sum
+        return losses[0].reshape(())
+    return torch.stack([v.reshape(()) for v in losses]).sum()
 
 
 def grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
-    """Total L2 norm of the gradients of ``params`` (foreach kernels, no host sync)."""
+    """Total L2 norm of the gradients of ``params`` (foreach kernels, no host sync).
+
+    Same arithmetic as ``torch.nn.utils.get_total_norm(grads, foreach=True)`` (per-tensor
+    norms, then the norm of their stack), without its grouping by device and dtype.
+    """
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return torch.zeros(())
-    return torch.nn.utils.get_total_norm(grads, foreach=True)
+    first = grads[0]
+    if any(g.device != first.device or g.dtype != first.dtype for g in grads):
+        return torch.nn.utils.get_total_norm(grads, foreach=True)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
 
 
 def _scalars(prefix: str, terms: dict[str, Tensor], out: dict[str, Tensor]) -> None:
+    """Detached scalar views of ``terms`` under ``<prefix>/<key>`` (no copy for 0-d floats).
+
+    Why: a 0-d float term is kept as is (``detach`` is a view, no kernel); only a non-scalar
+    term is averaged and a non-float one converted. Stacking and syncing happen at log time
+    (the trainer) and in the non-finite watch (one stack per step).
+    """
     for key, value in terms.items():
         value = value.detach()
-        out[f"{prefix}/{key}"] = value.float().mean() if value.dim() else value.float()
+        if value.dim():
+            value = value.float().mean()
+        elif not value.is_floating_point():
+            value = value.float()
+        out[f"{prefix}/{key}"] = value
 
 
 class UpdateStep:
@@ -54,6 +75,8 @@ class UpdateStep:
         self.actor_opts = [p.policy_optim] + p.actor_objective.attached_optimizers() + [
             o for a in p.actor_aux for o in a.attached_optimizers()
         ]
+        self.critic_params = list(p.critic.parameters())
+        self.policy_params = list(p.policy.parameters())
 
     def __call__(self, inputs: UpdateInputs) -> dict[str, Tensor]:
         """Run one update on ``inputs``; returns detached scalar metrics."""
@@ -78,7 +101,7 @@ class UpdateStep:
                 critic_loss = aux_loss if critic_loss is None else critic_loss + aux_loss
         if critic_loss is not None:
             critic_loss.backward()
-            out["grad_norm/critic"] = grad_norm(p.critic.parameters())
+            out["grad_norm/critic"] = grad_norm(self.critic_params)
             for opt in self.critic_opts:
                 opt.step()
 
@@ -101,7 +124,7 @@ class UpdateStep:
         finally:
             p.critic.requires_grad_(True)
         if actor_loss is not None:
-            out["grad_norm/policy"] = grad_norm(p.policy.parameters())
+            out["grad_norm/policy"] = grad_norm(self.policy_params)
             for opt in self.actor_opts:
                 opt.step()
         out["actor_objective/alpha"] = p.actor_objective.temperature().detach().float()

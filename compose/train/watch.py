@@ -1,14 +1,18 @@
-"""Non-finite detection without host syncs in the step: remember the first bad step on device.
+"""Non-finite detection with one small device op per step and one host sync per check.
 
-Why: checking ``isfinite(...).item()`` every step would synchronize with the device each step.
-Instead each step folds ``all finite?`` into a few device tensors that keep the first failing
-step and a snapshot of that step's values; the loop reads them (one sync) at log and
-checkpoint time, before any checkpoint is written, so the last checkpoint is always good.
+Why: checking ``isfinite(...).item()`` every step would synchronize with the device each
+step, and folding every step into a device-side record costs a dozen small kernels per step.
+Instead each step only stacks its metrics into one vector (one kernel, the values stay on
+the device); :meth:`NonFiniteWatch.check` (called by the trainer at log time and before
+every checkpoint is written, so the last checkpoint is always good) tests all vectors seen
+since the last check in one fused ``isfinite`` per metric layout and one sync, and reports
+the first non-finite step exactly: its slot, step and values. Pending vectors are folded
+the same way every ``fold_every`` observations, so memory stays bounded when nobody checks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
 import torch
 from torch import Tensor
@@ -34,49 +38,61 @@ class NonFiniteError(RuntimeError):
         )
 
 
-@dataclass
-class _Record:
-    keys: tuple[str, ...]
-    values: Tensor
-
-
 class NonFiniteWatch:
-    """Folds each step's metrics into a device-side 'first non-finite step' record."""
+    """Keeps each step's stacked metrics until :meth:`check` finds the first non-finite one."""
 
-    def __init__(self, device: torch.device) -> None:
+    def __init__(self, device: torch.device, fold_every: int = 1024) -> None:
         self.device = device
-        self.first_step = torch.full((), -1, dtype=torch.long, device=device)
-        self.which = torch.full((), -1, dtype=torch.long, device=device)
-        self.records: list[_Record] = []
+        self.fold_every = fold_every
+        self.layouts: list[tuple[str, ...]] = []
         self._index: dict[tuple[str, ...], int] = {}
+        self._pending: list[tuple[int, int, Tensor]] = []  # (step, layout, values)
+        self.first_bad: tuple[int, dict[str, float]] | None = None
 
     def observe(self, step: int, metrics: dict[str, Tensor]) -> None:
-        """Record ``metrics`` of ``step`` (device ops only)."""
-        if not metrics:
+        """Record ``metrics`` of ``step``: one ``stack`` on the device, no sync."""
+        if not metrics or self.first_bad is not None:
             return
         keys = tuple(metrics)
         idx = self._index.get(keys)
-        vec = torch.stack([v.to(self.device, torch.float32).reshape(()) for v in metrics.values()])
         if idx is None:
-            idx = self._index[keys] = len(self.records)
-            self.records.append(_Record(keys, torch.zeros_like(vec)))
-        record = self.records[idx]
-        new_bad = (self.first_step < 0) & ~torch.isfinite(vec).all()
-        self.first_step = torch.where(new_bad, step, self.first_step)
-        self.which = torch.where(new_bad, idx, self.which)
-        record.values = torch.where(new_bad, vec, record.values)
+            idx = self._index[keys] = len(self.layouts)
+            self.layouts.append(keys)
+        dev, f32 = self.device, torch.float32
+        vec = torch.stack([
+            (v if v.dim() == 0 else v.reshape(())).to(dev, f32) for v in metrics.values()
+        ])
+        self._pending.append((step, idx, vec))
+        if len(self._pending) >= self.fold_every:
+            self._fold()
+
+    def _fold(self) -> None:
+        """Test every pending vector (one ``isfinite`` per layout, one sync); keep the first bad."""
+        pending, self._pending = self._pending, []
+        if not pending or self.first_bad is not None:
+            return
+        groups: dict[int, list[int]] = {}
+        for pos, (_, idx, _) in enumerate(pending):
+            groups.setdefault(idx, []).append(pos)
+        flags = torch.cat([
+            torch.isfinite(torch.stack([pending[pos][2] for pos in positions])).all(dim=1)
+            for positions in groups.values()
+        ]).tolist()
+        order = [pos for positions in groups.values() for pos in positions]
+        bad = [pos for pos, ok in zip(order, flags, strict=True) if not ok]
+        if bad:
+            step, idx, vec = pending[min(bad)]
+            values = dict(zip(self.layouts[idx], vec.tolist(), strict=True))
+            self.first_bad = (step, {k: v for k, v in values.items() if not math.isfinite(v)})
 
     def check(self, checkpoint: str | None) -> None:
         """Raise :class:`NonFiniteError` if any observed value was non-finite (one sync)."""
-        step = int(self.first_step)
-        if step < 0:
-            return
-        record = self.records[int(self.which)]
-        values = record.values.tolist()
-        bad = {k: v for k, v in zip(record.keys, values, strict=True) if not torch.isfinite(torch.tensor(v))}
-        raise NonFiniteError(step, bad, checkpoint)
+        self._fold()
+        if self.first_bad is not None:
+            step, bad = self.first_bad
+            raise NonFiniteError(step, bad, checkpoint)
 
     def reset(self) -> None:
         """Forget what was seen (after a resume)."""
-        self.first_step.fill_(-1)
-        self.which.fill_(-1)
+        self._pending.clear()
+        self.first_bad = None
