@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from components.critic_targets._fdiv_dual import InitialStates, conjugate, phi
 from compose.kinds import ActorObjective, BuildContext, UpdateInputs
-from compose.nn import q_without_param_grad
+from compose.nn import make_adam, q_without_param_grad
 
 if TYPE_CHECKING:
     from components.actor_objectives.fdiv_dual import FdivDualActorConfig
@@ -37,7 +37,7 @@ class FdivDualActor(ActorObjective):
         if config.auto_entropy:
             self.log_alpha = nn.Parameter(init)
             self.register_optimizer(
-                "alpha", torch.optim.Adam([self.log_alpha], lr=config.entropy_lr), attached=True
+                "alpha", make_adam([self.log_alpha], lr=config.entropy_lr), attached=True
             )
         else:
             self.register_buffer("log_alpha", init)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from compose.kinds import Agent, AuxLoss, BuildContext, Dynamics, UpdateInputs
-from compose.nn import MLP, q_without_param_grad
+from compose.nn import MLP, make_adam, q_without_param_grad
 
 if TYPE_CHECKING:
     from components.aux_losses.rollout_discriminator import RolloutDiscriminatorConfig
@@ -48,7 +48,7 @@ class RolloutDiscriminator(AuxLoss):
         self.config = config
         self.disc = Discriminator(ctx.obs_dim, ctx.act_dim, config.hidden, config.activation, ctx.data)
         self.disc.to(ctx.device)
-        self.register_optimizer("discriminator", torch.optim.Adam(self.disc.parameters(), lr=config.lr))
+        self.register_optimizer("discriminator", make_adam(self.disc.parameters(), lr=config.lr))
         self._fake_states: tuple[int, Tensor, Tensor] | None = None
 
     @staticmethod

@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from compose.kinds import Batch, BuildContext, Dynamics, MetricsSink, ModelLearner, UpdateInputs
-from compose.nn import MLP
+from compose.nn import MLP, make_adam
 
 if TYPE_CHECKING:
     from components.model_learners.bilevel_reweighted import (
@@ -98,7 +98,7 @@ class PolicyPhaseLearner(ModelLearner):
         if self.model_optimizer is None:
             params = [p for p in dynamics.parameters() if p.requires_grad]
             self.model_optimizer = self.register_optimizer(
-                "model", torch.optim.Adam(params, lr=self.config.lr)
+                "model", make_adam(params, lr=self.config.lr)
             )
 
     # ---------------------------------------------------------------- data
@@ -244,7 +244,7 @@ class BilevelReweighted(PolicyPhaseLearner):
             in_dim, list(config.weight_hidden), config.weight_min, config.weight_max
         ).to(self.device)
         self.weight_optimizer = self.register_optimizer(
-            "weight", torch.optim.Adam(self.weight_net.parameters(), lr=config.weight_lr)
+            "weight", make_adam(self.weight_net.parameters(), lr=config.weight_lr)
         )
         self.inner_lr = float(config.inner_lr if config.inner_lr is not None else config.lr)
         if ctx.data is not None:

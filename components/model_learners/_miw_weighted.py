@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from components.model_learners._mle import MLELearner
 from compose.kinds import Agent, BuildContext, Dynamics, MetricsSink, UpdateInputs
-from compose.nn import MLP, soft_update_
+from compose.nn import MLP, make_adam, soft_update_
 
 if TYPE_CHECKING:
     from components.model_learners.miw_weighted import MIWWeightedConfig
@@ -65,7 +65,7 @@ class MIWEstimator(nn.Module):
         self.target = copy.deepcopy(self.net)
         self.target.requires_grad_(False)
         self.tau = tau
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr)
+        self.optimizer = make_adam(self.net.parameters(), lr=lr)
 
     def forward(self, x: Tensor) -> Tensor:
         """omega(x) > 0: [B]."""
@@ -129,7 +129,7 @@ class MIWWeightedLearner(MLELearner):
         if self.weighted_optimizer is None:
             params = [p for p in dynamics.parameters() if p.requires_grad]
             self.weighted_optimizer = self.register_optimizer(
-                "weighted_model", torch.optim.Adam(params, lr=self.config.model_lr)
+                "weighted_model", make_adam(params, lr=self.config.model_lr)
             )
 
     def pretrain(self, dynamics: Dynamics, data: Any, log: MetricsSink) -> dict[str, Any]:

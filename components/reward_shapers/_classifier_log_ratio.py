@@ -18,7 +18,7 @@ from compose.kinds import (
     RewardShaper,
     UpdateInputs,
 )
-from compose.nn import MLP
+from compose.nn import MLP, make_adam
 
 if TYPE_CHECKING:
     from components.reward_shapers.classifier_log_ratio import ClassifierLogRatioConfig
@@ -47,7 +47,7 @@ class ClassifierLogRatio(RewardShaper):
         self.register_buffer("obs_std", std)
         self.prior_logit = math.log((1.0 - config.real_fraction) / config.real_fraction)
         self.to(ctx.device)
-        self.register_optimizer("classifier", torch.optim.Adam(self.net.parameters(), lr=config.lr))
+        self.register_optimizer("classifier", make_adam(self.net.parameters(), lr=config.lr))
 
     def logit(self, obs: Tensor, actions: Tensor, next_obs: Tensor) -> Tensor:
         """Raw classifier logit [B] (log h/(1-h), before prior correction and clipping)."""

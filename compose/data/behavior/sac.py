@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from compose.data.behavior.policy import BehaviorPolicy, save_policy
 from compose.envs import evaluate
 from compose.envs.reference import D4RL_REF_SCORES, PENDULUM_REF_SCORES, env_id_for, short_env_name
-from compose.nn import EnsembleMLP, soft_update_
+from compose.nn import EnsembleMLP, make_adam, soft_update_
 
 
 @dataclass(frozen=True)
@@ -89,9 +89,9 @@ def train_sac(
     critic_target = copy.deepcopy(critic).requires_grad_(False)
     log_alpha = torch.zeros((), requires_grad=True)
     target_entropy = -float(act_dim)
-    actor_opt = torch.optim.Adam(actor.parameters(), lr=cfg.lr)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.lr)
-    alpha_opt = torch.optim.Adam([log_alpha], lr=cfg.lr)
+    actor_opt = make_adam(actor.parameters(), lr=cfg.lr)
+    critic_opt = make_adam(critic.parameters(), lr=cfg.lr)
+    alpha_opt = make_adam([log_alpha], lr=cfg.lr)
 
     n = cfg.total_steps
     buf_obs = torch.zeros(n, obs_dim)
