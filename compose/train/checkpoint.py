@@ -51,8 +51,31 @@ def atomic_save(obj: Any, path: Path) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Load a checkpoint safely (``weights_only=True``) onto ``device``."""
-    return torch.load(Path(path), map_location=device, weights_only=True)
+    """Load a checkpoint safely (``weights_only=True``); tensors onto ``device``, RNG states not.
+
+    Why: generator states (``torch.uint8`` tensors: the global RNG's, a component's own
+    ``torch.Generator``'s) and the whole ``rng`` entry must stay on the CPU, where
+    ``torch.set_rng_state``, ``Generator.set_state`` (also of a CUDA generator) and numpy
+    read them; a plain ``map_location=device`` would put them on the GPU.
+    """
+    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    device = torch.device(device)
+    if device.type == "cpu":
+        return state
+    return {k: v if k == "rng" else _to_device(v, device) for k, v in state.items()}
+
+
+def _to_device(tree: Any, device: torch.device) -> Any:
+    """``tree`` with every tensor but ``uint8`` (generator states) moved to ``device``."""
+    if isinstance(tree, torch.Tensor):
+        return tree if tree.dtype == torch.uint8 else tree.to(device)
+    if isinstance(tree, dict):
+        return {k: _to_device(v, device) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_to_device(v, device) for v in tree]
+    if isinstance(tree, tuple):
+        return tuple(_to_device(v, device) for v in tree)
+    return tree
 
 
 def load_component_state(component: Component, state: dict[str, Any]) -> None:

@@ -25,7 +25,7 @@ from compose.cli import cli
 from compose.kinds import Component
 from compose.plugins import load_plugins
 from compose.recipe import load_recipe
-from compose.train.checkpoint import load_component_state
+from compose.train.checkpoint import load_checkpoint, load_component_state
 from compose.train.profiles import applicable_overrides
 from tests.train.conftest import DATASET, ROOT
 from tests.train.test_recipes_e2e import SHRINK
@@ -135,3 +135,23 @@ def test_optimizer_created_after_loading_gets_its_saved_state() -> None:
     b.train_once()
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters(), strict=True))
     assert "late" in b.checkpoint_state()["optimizers"] and not b._pending_optimizer_states
+
+
+def test_checkpoint_tensors_go_to_the_device_but_rng_states_stay_on_cpu(tmp_path: Path) -> None:
+    gen = torch.Generator().manual_seed(3)
+    state = {
+        "critic": {"w": torch.ones(2)},
+        "components": {"x": {"module": {"b": torch.zeros(3)}, "generator": gen.get_state(),
+                             "aux_losses": [{"generator": gen.get_state()}]}},
+        "rng": {"torch": torch.get_rng_state(), "numpy": ["MT19937", torch.arange(3), 0]},
+        "step": 7,
+    }
+    torch.save(state, tmp_path / "c.pt")
+    loaded = load_checkpoint(tmp_path / "c.pt", "meta")  # any non-CPU device
+    assert loaded["critic"]["w"].is_meta and loaded["components"]["x"]["module"]["b"].is_meta
+    comp = loaded["components"]["x"]
+    for kept in (comp["generator"], comp["aux_losses"][0]["generator"], loaded["rng"]["torch"],
+                 loaded["rng"]["numpy"][1]):
+        assert kept.device.type == "cpu"
+    torch.Generator().set_state(comp["generator"])
+    assert loaded["step"] == 7
