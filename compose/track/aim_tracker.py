@@ -16,23 +16,31 @@ from typing import Any
 __all__ = ["AimTracker", "ensure_repo", "git_commit"]
 
 
-def ensure_repo(path: str | Path) -> None:
+def ensure_repo(path: str | Path) -> str:
     """Create the local Aim repo at ``path`` once, even when several runs start together.
 
+    Aim keeps a repo in ``<root>/.aim``; a path that itself ends in ``.aim`` (the default,
+    ``.aim`` in the working directory) names that folder, so its parent is the root. Only the
+    root is created here: an empty ``.aim`` folder made by us would read as an out-of-date repo.
     Concurrent first runs (a sweep starting two jobs) would both see no repo and both
-    initialize it, which leaves Aim saying the repo is out of date; an exclusive file lock
-    next to the repo makes the check-and-create atomic.
+    initialize it; an exclusive lock (in the temp dir, keyed by the root) makes the
+    check-and-create atomic. Returns the root to open runs in.
     """
     import fcntl
+    import hashlib
+    import tempfile
 
     import aim
 
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".compose-init.lock", "w") as lock:
+    folder = Path(path).expanduser().absolute()
+    root = folder.parent if folder.name == ".aim" else folder
+    root.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha1(str(root).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"compose-aim-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not aim.Repo.exists(str(folder)):
-            aim.Repo.from_path(str(folder), init=True)
+        if not aim.Repo.exists(str(root)):
+            aim.Repo.from_path(str(root), init=True)
+    return str(root)
 
 
 class AimTracker:
@@ -48,7 +56,7 @@ class AimTracker:
         import aim
 
         if not repo.startswith("aim://"):
-            ensure_repo(repo)
+            repo = ensure_repo(repo)
         self._run = aim.Run(
             run_hash=run_hash,
             repo=repo,

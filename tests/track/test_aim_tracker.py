@@ -96,3 +96,15 @@ def test_runs_starting_together_share_one_new_repo(tmp_path: Path) -> None:
     import aim
 
     assert aim.Repo.exists(repo)
+
+
+def test_default_dot_aim_path_is_a_working_repo(tmp_path: Path, monkeypatch: Any) -> None:
+    """The default ``track.repo: .aim`` names Aim's own folder: runs land in <cwd>/.aim."""
+    from compose.track.aim_tracker import AimTracker
+
+    monkeypatch.chdir(tmp_path)
+    tracker = AimTracker(".aim", experiment="default")
+    tracker.metrics({"eval/return": 1.5}, 3)
+    tracker.close()
+    assert (tmp_path / ".aim" / "VERSION").is_file() and not (tmp_path / ".aim" / ".aim").exists()
+    assert metric_values(read_run(tmp_path, str(tracker.run_hash)), "eval/return") == [(3, 1.5)]

@@ -95,5 +95,5 @@ def test_every_shipped_recipe_resolves_under_quick(name: str) -> None:
 
 def test_mobile_family_inherits_fewer_quick_steps() -> None:
     for name in ("mobile", "vipo_mobile"):
-        assert load_profiled(name, [], "quick", load_plugins()).loaded.recipe.train.steps == 8000
+        assert load_profiled(name, [], "quick", load_plugins()).loaded.recipe.train.steps == 10000
     assert load_profiled("mopo", [], "quick", load_plugins()).loaded.recipe.train.steps == 30000
