@@ -35,6 +35,7 @@ class RunProgress:
         self.line_every_s = line_every_s
         self._last_line = time.monotonic()
         self._score = ""
+        self._rate: float | None = None
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -69,15 +70,16 @@ class RunProgress:
             self._plain_line(step, steps_per_s, score)
 
     def _plain_line(self, step: int, steps_per_s: float | None, score: str | None) -> None:
+        self._rate = steps_per_s or self._rate
         now = time.monotonic()
         new_score = score is not None and score != self._score
         if not new_score and now - self._last_line < self.line_every_s:
             return
         self._last_line, self._score = now, score if score is not None else self._score
         parts = [f"{self.name}: step {step}/{self.total} ({100.0 * step / max(self.total, 1):.0f}%)"]
-        if steps_per_s:
-            eta = (self.total - step) / steps_per_s
-            parts.append(f"{steps_per_s:.1f} steps/s, ETA {int(eta // 60)}:{int(eta % 60):02d}")
+        if self._rate:
+            eta = (self.total - step) / self._rate
+            parts.append(f"{self._rate:.1f} steps/s, ETA {int(eta // 60)}:{int(eta % 60):02d}")
         if self._score:
             parts.append(self._score)
         self.console.print(", ".join(parts), highlight=False)

@@ -16,5 +16,9 @@ def test_plain_lines_when_not_a_terminal() -> None:
         bar.update(10, 5.0)  # too soon after the start: no line
         bar.update(20, 5.0, score="eval 12.3")  # a new score: a line
         bar.update(30, 5.0, score="eval 12.3")  # same score, too soon: no line
+        bar.update(40, score="eval 20.0")  # the last known rate is kept for the ETA
     lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("mopo: step")]
-    assert lines == ["mopo: step 20/100 (20%), 5.0 steps/s, ETA 0:16, eval 12.3"]
+    assert lines == [
+        "mopo: step 20/100 (20%), 5.0 steps/s, ETA 0:16, eval 12.3",
+        "mopo: step 40/100 (40%), 5.0 steps/s, ETA 0:12, eval 20.0",
+    ]
