@@ -60,6 +60,12 @@ class TrainSection(Section):
     gamma: Annotated[float, Field(gt=0.0, le=1.0)] = 0.99
     tau: Annotated[float, Field(gt=0.0, le=1.0)] = 5e-3
     log_every: PositiveInt = 1000
+    actor_warmup: NonNegativeInt = Field(
+        0,
+        description="first policy-phase steps that train only the critics (the actor and its "
+        "temperature stay as they are): lets a behavior-cloned policy (policy_pretrain) meet "
+        "critics that already evaluate it instead of random ones; 0 = off (the papers)",
+    )
 
 
 class RolloutSection(Section):

@@ -123,7 +123,7 @@ class Trainer:
         if not self.opts.resume:
             self.tracker.params(self._params())
         self.watch = NonFiniteWatch(self.device)
-        self.update = UpdateStep(self.parts, r.train.tau)
+        self.update = UpdateStep(self.parts, r.train.tau, r.train.actor_warmup)
         self.step_fn = _compiled(self.update, self.console) if r.runtime.compile else self.update
 
     def _params(self) -> dict[str, Any]:
@@ -252,6 +252,9 @@ class Trainer:
             f"policy pretraining: loss_bc {final['initial_loss_bc']:.4g} -> "
             f"{final['loss_bc']:.4g} in {final['seconds']:.1f} s"
         )
+        ev = self.evaluate(self.recipe.eval.episodes)  # the starting point the run improves on
+        self._record_eval(0, ev)
+        self.console.print(f"policy pretraining: the behavior-cloned policy's {_score_text(ev)}")
 
     def rollout(self) -> dict[str, torch.Tensor]:
         """One round of branched rollouts from dataset states."""

@@ -65,9 +65,10 @@ def _scalars(prefix: str, terms: dict[str, Tensor], out: dict[str, Tensor]) -> N
 class UpdateStep:
     """The gradient step of the policy phase for a built :class:`Parts`."""
 
-    def __init__(self, parts: Parts, tau: float) -> None:
+    def __init__(self, parts: Parts, tau: float, actor_warmup: int = 0) -> None:
         self.parts = parts
         self.tau = tau
+        self.actor_warmup = actor_warmup
         p = parts
         self.critic_opts = [p.critic_optim] + p.critic_target.attached_optimizers() + [
             o for a in p.critic_aux for o in a.attached_optimizers()
@@ -84,8 +85,10 @@ class UpdateStep:
         _scalars("reward_shaper", p.reward_shaper.update(inputs), out)
         for i, aux in enumerate(p.critic_aux):
             _scalars(f"critic.aux_losses.{i}", aux.update(inputs), out)
-        for i, aux in enumerate(p.actor_aux):
-            _scalars(f"actor.aux_losses.{i}", aux.update(inputs), out)
+        train_actor = inputs.step >= self.actor_warmup
+        if train_actor:
+            for i, aux in enumerate(p.actor_aux):
+                _scalars(f"actor.aux_losses.{i}", aux.update(inputs), out)
 
         # critic: target + aux terms, one backward, critic Adam + attached optimizers
         for opt in self.critic_opts:
@@ -105,6 +108,17 @@ class UpdateStep:
             for opt in self.critic_opts:
                 opt.step()
 
+        if train_actor:  # critic warm-up (train.actor_warmup) leaves the actor as it is
+            self._actor_step(inputs, out)
+        out["actor_objective/alpha"] = p.actor_objective.temperature().detach().float()
+
+        soft_update_(p.target_critic, p.critic, self.tau)
+        _scalars("model_learner", p.model_learner.update(inputs), out)
+        return out
+
+    def _actor_step(self, inputs: UpdateInputs, out: dict[str, Tensor]) -> None:
+        """Actor objective + actor aux terms, one backward, actor Adam + attached optimizers."""
+        p = self.parts
         # actor: objective + aux terms; the critic is frozen so no gradient is wasted on it
         for opt in self.actor_opts:
             opt.zero_grad(set_to_none=True)
@@ -127,8 +141,3 @@ class UpdateStep:
             out["grad_norm/policy"] = grad_norm(self.policy_params)
             for opt in self.actor_opts:
                 opt.step()
-        out["actor_objective/alpha"] = p.actor_objective.temperature().detach().float()
-
-        soft_update_(p.target_critic, p.critic, self.tau)
-        _scalars("model_learner", p.model_learner.update(inputs), out)
-        return out

@@ -135,3 +135,32 @@ def test_shipped_recipes_bc_settings() -> None:
     assert load_recipe("rambo").recipe.policy_pretrain.steps > 0
     romi = load_recipe("romi").recipe.policy_pretrain  # Table 3: "Require pretraining: False"
     assert romi.steps == 0 and romi.lr == 1e-4 and romi.batch_size == 256
+
+
+def test_pretraining_records_the_cloned_policys_score_at_step_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
+) -> None:
+    t = trainer(tmp_path, monkeypatch, env, "policy_pretrain.steps=5", "eval.episodes=1")
+    t.policy_pretrain()
+    assert [e["step"] for e in t.eval_history] == [0.0]
+    assert math.isfinite(t.eval_history[0]["eval/return"])
+
+
+@pytest.mark.parametrize("warmup", [6, 3])
+def test_actor_warmup_trains_only_the_critics_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], warmup: int
+) -> None:
+    """train.actor_warmup = N: steps 0..N-1 leave the policy and temperature untouched."""
+    t = trainer(tmp_path, monkeypatch, env, "train.steps=6", f"train.actor_warmup={warmup}",
+                "model_learner.max_epochs=1", "eval.every=1000", "eval.episodes=1",
+                "checkpoint.every=1000", "rollout.every=3")
+    t.model_phase()
+    policy = {k: v.clone() for k, v in t.parts.policy.state_dict().items()}
+    critic = {k: v.clone() for k, v in t.parts.critic.state_dict().items()}
+    alpha = t.parts.actor_objective.temperature().detach().clone()
+    t.policy_phase()
+    policy_same = all(torch.equal(v, policy[k]) for k, v in t.parts.policy.state_dict().items())
+    critic_same = all(torch.equal(v, critic[k]) for k, v in t.parts.critic.state_dict().items())
+    assert not critic_same
+    assert policy_same == (warmup >= 6)
+    assert torch.equal(t.parts.actor_objective.temperature().detach(), alpha) == (warmup >= 6)
