@@ -19,17 +19,31 @@ class Component(nn.Module):
     contributes to (e.g. SAC's temperature); one with ``attached=False`` is stepped by the
     component itself inside its ``update`` (e.g. VIPO's value nets, DAMO's classifier).
     Both are saved in checkpoints.
+
+    A checkpoint may hold the state of an optimizer the component has not created yet when
+    it is loaded: that state is held, loaded when the optimizer is registered, and written
+    back unchanged by :meth:`checkpoint_state` until then.
+    Why: a learner may create its optimizer inside ``pretrain`` (the model phase), which a
+    resumed run (or one whose model came from the cache) skips; dropping that state would
+    make a later optimizer start from zero moments where an uninterrupted run would not.
     """
 
     def __init__(self) -> None:
         super().__init__()
         self._optimizers: dict[str, tuple[torch.optim.Optimizer, bool]] = {}
+        self._pending_optimizer_states: dict[str, dict[str, Any]] = {}
 
     def register_optimizer(
         self, name: str, optimizer: torch.optim.Optimizer, *, attached: bool = False
     ) -> torch.optim.Optimizer:
-        """Own ``optimizer`` under ``name`` (checkpointed); ``attached``: the trainer steps it."""
+        """Own ``optimizer`` under ``name`` (checkpointed); ``attached``: the trainer steps it.
+
+        A state held for ``name`` by :meth:`load_optimizer_states` is loaded into it now.
+        """
         self._optimizers[name] = (optimizer, attached)
+        held = self._pending_optimizer_states.pop(name, None)
+        if held is not None:
+            optimizer.load_state_dict(held)
         return optimizer
 
     def attached_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -45,14 +59,24 @@ class Component(nn.Module):
         return {}
 
     def checkpoint_state(self) -> dict[str, Any]:
-        """Everything needed to resume: module state and optimizer states."""
+        """Everything needed to resume: module state and optimizer states (held ones too)."""
         return {
             "module": self.state_dict(),
-            "optimizers": {k: opt.state_dict() for k, (opt, _) in self._optimizers.items()},
+            "optimizers": {
+                **self._pending_optimizer_states,
+                **{k: opt.state_dict() for k, (opt, _) in self._optimizers.items()},
+            },
         }
 
     def load_checkpoint_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`checkpoint_state` returned."""
         self.load_state_dict(state["module"])
-        for name, opt_state in state["optimizers"].items():
-            self._optimizers[name][0].load_state_dict(opt_state)
+        self.load_optimizer_states(state.get("optimizers", {}))
+
+    def load_optimizer_states(self, states: dict[str, Any]) -> None:
+        """Load each state into its registered optimizer; hold the others until registered."""
+        for name, opt_state in states.items():
+            if name in self._optimizers:
+                self._optimizers[name][0].load_state_dict(opt_state)
+            else:
+                self._pending_optimizer_states[name] = opt_state

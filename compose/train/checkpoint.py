@@ -83,47 +83,18 @@ def load_component_state(component: Component, state: dict[str, Any]) -> None:
 
     Everything a component's ``checkpoint_state`` saved beyond its module state (its aux
     losses' optimizers, its generators, ...) is restored by the component itself. Optimizer
-    states whose optimizer the component has not created yet are kept and loaded when it
-    registers that optimizer; until then they are saved again unchanged by
-    ``checkpoint_state``.
-    Why: a learner may create its optimizer inside ``pretrain`` (the model phase), which a
-    resumed run (or one whose model came from the cache) skips; dropping that state would
-    make a later optimizer start from zero moments where an uninterrupted run would not.
+    states whose optimizer the component has not created yet are held by
+    :class:`~compose.kinds.Component` (see :meth:`~compose.kinds.Component.load_optimizer_states`)
+    and loaded when it registers that optimizer.
+    Why the second call: an override of ``load_checkpoint_state`` that loads the optimizers
+    itself, skipping the unregistered ones (``model_learners/_mle.py``), would drop those
+    states; holding every unregistered one here keeps them for any override.
     """
+    component.load_checkpoint_state(state)
     saved = state.get("optimizers", {})
-    present = {k: v for k, v in saved.items() if k in component._optimizers}
-    pending = {k: v for k, v in saved.items() if k not in component._optimizers}
-    component.load_checkpoint_state({**state, "optimizers": present})
-    if pending:
-        _defer_optimizer_states(component, pending)
-
-
-def _defer_optimizer_states(component: Component, pending: dict[str, Any]) -> None:
-    """Load ``pending`` optimizer states when ``component`` registers those optimizers.
-
-    Why: done on the instance (its ``register_optimizer`` and ``checkpoint_state`` wrap the
-    class's), so no component needs to know about resuming; the states not yet claimed are
-    written back into every checkpoint, so a resumed-then-resumed run loses nothing.
-    """
-    pending = {**component.__dict__.get("_pending_optimizer_states", {}), **pending}
-    cls = type(component)
-
-    def register_optimizer(
-        name: str, optimizer: torch.optim.Optimizer, *, attached: bool = False
-    ) -> torch.optim.Optimizer:
-        opt = cls.register_optimizer(component, name, optimizer, attached=attached)
-        if name in pending:
-            opt.load_state_dict(pending.pop(name))
-        return opt
-
-    def checkpoint_state() -> dict[str, Any]:
-        out = cls.checkpoint_state(component)
-        out["optimizers"] = {**pending, **out.get("optimizers", {})}
-        return out
-
-    object.__setattr__(component, "_pending_optimizer_states", pending)
-    object.__setattr__(component, "register_optimizer", register_optimizer)
-    object.__setattr__(component, "checkpoint_state", checkpoint_state)
+    component.load_optimizer_states(
+        {k: v for k, v in saved.items() if k not in component._optimizers}
+    )
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
