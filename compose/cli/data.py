@@ -79,17 +79,11 @@ def train_behavior(
     click.echo(f"total {summary['seconds']:.0f}s")
 
 
-class _MediumSaved(Exception):
-    """Raised from the training log once the medium checkpoint is on disk."""
-
-
 def _train_until_medium(cfg: Any, command: str, max_minutes: float | None, out: str) -> None:
     """Train until the medium policy is saved; copy only ``<env>_medium.pt`` into ``out``.
 
-    Why this shape: ``train_sac`` has no stop flag, but it logs "saved medium policy" right
-    after writing the checkpoint, so the log callback ends the run there. Training writes
-    into a temporary folder so the half-trained ``<env>_expert.pt`` that ``train_sac``
-    keeps rewriting never replaces a real expert checkpoint in ``out``.
+    Why a temporary folder: ``train_sac`` keeps rewriting a half-trained ``<env>_expert.pt``
+    until it stops, which must never replace a real expert checkpoint in ``out``.
     """
     import shutil
     import tempfile
@@ -99,17 +93,9 @@ def _train_until_medium(cfg: Any, command: str, max_minutes: float | None, out: 
     from compose.envs.reference import env_id_for, short_env_name
 
     name = short_env_name(env_id_for(cfg.env)) or cfg.env
-
-    def log(line: str) -> None:
-        click.echo(line)
-        if "saved medium policy" in line:
-            raise _MediumSaved
-
     with tempfile.TemporaryDirectory(prefix="compose-behavior-") as tmp:
-        try:
-            train_sac(cfg, tmp, command=command, log=log, max_minutes=max_minutes)
-        except _MediumSaved:
-            pass
+        train_sac(cfg, tmp, command=command, log=click.echo, max_minutes=max_minutes,
+                  stop_after_medium=True)
         made = Path(tmp) / f"{name}_medium.pt"
         if not made.is_file():
             click.echo(f"error: no medium policy after {cfg.total_steps} steps (target not reached)",

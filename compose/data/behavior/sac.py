@@ -62,6 +62,7 @@ def train_sac(
     command: str = "",
     log: Callable[[str], None] = print,
     max_minutes: float | None = None,
+    stop_after_medium: bool = False,
 ) -> dict[str, Any]:
     """Train SAC on ``cfg.env``; write ``<env>_medium.pt`` and ``<env>_expert.pt`` to out_dir.
 
@@ -69,6 +70,8 @@ def train_sac(
     ``ref_min + medium_fraction * (ref_max - ref_min)``; it carries up to ``cfg.snapshots``
     earlier policies (for medium-replay). The expert checkpoint is the best-evaluated policy,
     rewritten on every improvement so an interrupted run still leaves one.
+    ``stop_after_medium``: end the run right after the medium checkpoint is written (the
+    expert checkpoint of that evaluation is not written).
     Returns a summary dict.
     """
     torch.manual_seed(cfg.seed)
@@ -198,6 +201,8 @@ def train_sac(
                 medium_saved = True
                 summary["medium"] = meta("medium", step, ret)
                 log(f"[{name}] saved medium policy at step {step} (return {ret:.1f})")
+                if stop_after_medium:
+                    break
             if ret > best:
                 best = ret
                 save_policy(out_dir / f"{name}_expert.pt", actor, meta("expert", step, ret))
