@@ -3,6 +3,7 @@
 Reference: design.md Sec. 5; MBPO (Janner et al. 2019) Algorithm 2 and MOPO (Yu et al.
 2020) Algorithm 2 for the policy phase. Nothing here names an algorithm: every difference
 between MBPO, MOPO, MOBILE, ... lives in the components of the recipe.
+The checkpoint's layout and the run's metadata live in :mod:`compose.train.run_state`.
 """
 
 from __future__ import annotations
@@ -21,22 +22,16 @@ from rich.console import Console
 from compose.kinds import Batch, UpdateInputs
 from compose.train.buffers import TransitionBuffer
 from compose.train.build import Parts, build_parts, dataset_fingerprint
-from compose.train.checkpoint import (
-    atomic_save,
-    compare_meta,
-    load_checkpoint,
-    load_component_state,
-)
+from compose.train.checkpoint import atomic_save
 from compose.train.model_phase import run_model_phase
 from compose.train.progress import RunProgress, summary_table
 from compose.train.rollout import branched_rollout
-from compose.train.runtime import apply_runtime, get_rng_state, seed_everything, set_rng_state
+from compose.train.run_state import CHECKPOINT, Progress, resume, run_meta, run_params, run_state
+from compose.train.runtime import apply_runtime, seed_everything
 from compose.train.step import UpdateStep
 from compose.train.watch import NonFiniteError, NonFiniteWatch
 
 __all__ = ["Interrupted", "RunOptions", "train"]
-
-CHECKPOINT = "checkpoint.pt"
 
 
 class Interrupted(Exception):
@@ -57,12 +52,6 @@ class RunOptions:
     resume: bool = False
     profile: list[str] = field(default_factory=list)
     console: Console | None = None
-
-
-def _version() -> str:
-    from compose.plugins import _own_version
-
-    return _own_version()
 
 
 class Trainer:
@@ -90,13 +79,9 @@ class Trainer:
             f"dataset {self.info.dataset_id}: {len(data)} transitions, env {self.info.env_id}"
         )
         self.parts: Parts = build_parts(r, data, self.device)
-        self.meta = {
-            "recipe": json.dumps(self.loaded.resolved, sort_keys=True),
-            "recipe_hash": self.loaded.hash,
-            "dataset_id": self.info.dataset_id,
-            "dataset_fingerprint": self.fingerprint,
-            "version": _version(),
-        }
+        self.meta = run_meta(
+            self.loaded.resolved, self.loaded.hash, self.info.dataset_id, self.fingerprint
+        )
         d = data
         self.real = TransitionBuffer.from_tensors(
             d.obs, d.actions, d.rewards, d.next_obs, d.terminals.bool(), self.device
@@ -112,89 +97,36 @@ class Trainer:
         self.pretrain_metrics: dict[str, float] = {}
         run_hash = None
         if self.opts.resume:
-            state = load_checkpoint(self.ckpt_path, self.device)
-            compare_meta(state["meta"], self.meta)
-            self._restore(state)
-            run_hash = state["meta"].get("aim_run_hash")
+            saved, run_hash = resume(
+                self.ckpt_path, self.device, self.meta, self.parts, self.model_buffer
+            )
+            self.step, self.wall_before = saved.step, saved.wall_time_s
+            self.eval_history, self.model_metrics = saved.eval_history, saved.model_metrics
+            self.pretrain_metrics = saved.pretrain_metrics
+            self.console.print(f"resumed from {self.ckpt_path} at step {self.step}")
         from compose.track import make_tracker
 
         self.tracker = make_tracker(r.track, r.name, enabled=self.opts.track, run_hash=run_hash)
         self.meta["aim_run_hash"] = self.tracker.run_hash
         if not self.opts.resume:
-            self.tracker.params(self._params())
+            self.tracker.params(
+                run_params(self.loaded, self.fingerprint, self.opts.profile, self.run_dir, self.info)
+            )
         self.watch = NonFiniteWatch(self.device)
         self.update = UpdateStep(self.parts, r.train.tau, r.train.actor_warmup)
         self.step_fn = _compiled(self.update, self.console) if r.runtime.compile else self.update
 
-    def _params(self) -> dict[str, Any]:
-        from compose.plugins import load_plugins
-        from compose.track.aim_tracker import git_commit
-
-        info = self.info
-        return {
-            "recipe": self.loaded.resolved,
-            "recipe_hash": self.loaded.hash,
-            "recipe_source": str(self.loaded.source),
-            "dataset": {
-                "id": info.dataset_id,
-                "source": info.source,
-                "env_id": info.env_id,
-                "provenance": info.provenance,
-                "n_transitions": info.n_transitions,
-                "fingerprint": self.fingerprint,
-            },
-            "git_commit": git_commit(),
-            "plugins": load_plugins().versions(),
-            "profile": list(self.opts.profile),
-            "run_dir": str(self.run_dir),
-        }
-
     # -- checkpoints ----------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
-        p = self.parts
-        return {
-            "format": 1,
-            "meta": dict(self.meta),
-            "step": self.step,
-            "components": {slot: c.checkpoint_state() for slot, c in p.components().items()},
-            "critic": p.critic.state_dict(),
-            "target_critic": p.target_critic.state_dict(),
-            "optimizers": {
-                "critic": p.critic_optim.state_dict(),
-                "policy": p.policy_optim.state_dict(),
-            },
-            "model_buffer": (
-                self.model_buffer.state_dict() if self.recipe.checkpoint.keep_buffer else None
-            ),
-            "rng": get_rng_state(),
-            "progress": {
-                "wall_time_s": self.wall_before + (time.perf_counter() - self.t_start),
-                "eval_history": self.eval_history,
-                "model_metrics": json.dumps(self.model_metrics),
-                "policy_pretrain": json.dumps(self.pretrain_metrics),
-            },
-        }
-
-    def _restore(self, state: dict[str, Any]) -> None:
-        p = self.parts
-        comps = p.components()
-        for slot, comp_state in state["components"].items():
-            load_component_state(comps[slot], comp_state)
-        p.critic.load_state_dict(state["critic"])
-        p.target_critic.load_state_dict(state["target_critic"])
-        p.critic_optim.load_state_dict(state["optimizers"]["critic"])
-        p.policy_optim.load_state_dict(state["optimizers"]["policy"])
-        if state.get("model_buffer") is not None:
-            self.model_buffer.load_state_dict(state["model_buffer"])
-        set_rng_state(state["rng"])
-        p.dynamics.eval()
-        self.step = int(state["step"])
-        prog = state["progress"]
-        self.wall_before = float(prog["wall_time_s"])
-        self.eval_history = list(prog["eval_history"])
-        self.model_metrics = json.loads(prog["model_metrics"])
-        self.pretrain_metrics = json.loads(prog.get("policy_pretrain", "{}"))
-        self.console.print(f"resumed from {self.ckpt_path} at step {self.step}")
+        progress = Progress(
+            step=self.step,
+            wall_time_s=self.wall_before + (time.perf_counter() - self.t_start),
+            eval_history=self.eval_history,
+            model_metrics=self.model_metrics,
+            pretrain_metrics=self.pretrain_metrics,
+        )
+        keep = self.recipe.checkpoint.keep_buffer
+        return run_state(self.parts, self.meta, progress, self.model_buffer if keep else None)
 
     def save(self) -> str:
         """Write the checkpoint atomically (only after checking every value was finite)."""
