@@ -327,11 +327,8 @@ class MLELearner(ModelLearner):
         }
 
     def load_checkpoint_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`checkpoint_state`; optimizers not created yet are skipped."""
-        self.load_state_dict(state["module"])
-        for name, opt_state in state.get("optimizers", {}).items():
-            if name in self._optimizers:
-                self._optimizers[name][0].load_state_dict(opt_state)
+        """Restore :meth:`checkpoint_state`; optimizers not created yet are held until they are."""
+        super().load_checkpoint_state(state)
         for aux, aux_state in zip(self.aux_losses, state.get("aux_losses", []), strict=False):
             aux.load_checkpoint_state(aux_state)
 
