@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from typing import Any
 
 import torch
 
@@ -11,7 +12,7 @@ from compose.kinds.base import Component
 from compose.kinds.dynamics import Dynamics
 from compose.kinds.types import Prediction
 
-__all__ = ["Uncertainty", "member_outputs"]
+__all__ = ["MemberStatistic", "Uncertainty", "member_outputs"]
 
 
 class Uncertainty(Component):
@@ -63,3 +64,36 @@ def member_outputs(
     if not include_reward:
         mean, std = mean[..., :-1], std[..., :-1]
     return mean, std
+
+
+class MemberStatistic(Uncertainty):
+    """An uncertainty that is a statistic of the members' predicted (mean, std) at (s, a).
+
+    Subclasses implement :meth:`statistic` only; the config supplies ``members`` ("all" or
+    "elites") and ``include_reward``. ``prediction`` is used when given (no second pass).
+    """
+
+    def __init__(self, config: Any, ctx: Any = None) -> None:
+        super().__init__()
+        self.members = config.members
+        self.include_reward = config.include_reward
+
+    @abstractmethod
+    def statistic(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """u from the members' outputs [E', B, D']: shape [B]."""
+
+    def forward(
+        self,
+        obs: torch.Tensor,
+        actions: torch.Tensor,
+        *,
+        dynamics: Dynamics,
+        agent: Agent | None = None,
+        prediction: Prediction | None = None,
+    ) -> torch.Tensor:
+        """u(s, a): shape [B]."""
+        mean, std = member_outputs(
+            obs, actions, dynamics, prediction,
+            members=self.members, include_reward=self.include_reward,
+        )
+        return self.statistic(mean, std)

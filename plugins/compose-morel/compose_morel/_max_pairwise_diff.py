@@ -2,39 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import Tensor
 
-from compose.kinds import Agent, BuildContext, Dynamics, Prediction, Uncertainty
-from compose.kinds.uncertainty import member_outputs
+from compose.kinds.uncertainty import MemberStatistic
 
 __all__ = ["MaxPairwiseDiff"]
 
 
-class MaxPairwiseDiff(Uncertainty):
+class MaxPairwiseDiff(MemberStatistic):
     """All member pairs at once with ``torch.cdist`` over the member axis: [B]."""
 
-    def __init__(self, config: Any, ctx: BuildContext) -> None:
-        super().__init__()
-        self.members = config.members
-        self.include_reward = config.include_reward
-
-    def forward(
-        self,
-        obs: Tensor,
-        actions: Tensor,
-        *,
-        dynamics: Dynamics,
-        agent: Agent | None = None,
-        prediction: Prediction | None = None,
-    ) -> Tensor:
-        """u(s, a) [B]; uses ``prediction`` when given (no second forward pass)."""
-        mean, _ = member_outputs(
-            obs, actions, dynamics, prediction,
-            members=self.members, include_reward=self.include_reward,
-        )
+    def statistic(self, mean: Tensor, std: Tensor) -> Tensor:
+        """max_{i,j} ||mu_i - mu_j||_2 per row."""
         per_row = mean.transpose(0, 1).contiguous()  # [B, E, D]
         # Exact Euclidean distances (no matmul shortcut, which loses precision near 0).
         dist = torch.cdist(per_row, per_row, compute_mode="donot_use_mm_for_euclid_dist")
