@@ -21,3 +21,16 @@ def test_plugins():  # noqa: ANN201
     from compose.plugins import load_plugins
 
     return load_plugins(extra=[("testplugin", testplugin)], entry_points=False)
+
+
+@pytest.fixture()
+def one_thread():  # noqa: ANN201
+    """torch on one thread for the test (tiny tensors: more threads only add contention)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

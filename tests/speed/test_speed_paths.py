@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,7 @@ from vipo_helpers import fit_normalizer, linear_batch, make_ctx, tiny_ensemble  
 from compose.kinds import Agent, PolicySample  # noqa: E402
 from compose.nn import EnsembleLinear, QEnsemble, ensemble_linear, make_adam  # noqa: E402
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------ EnsembleLinear, out == 1

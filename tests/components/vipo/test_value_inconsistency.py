@@ -15,16 +15,7 @@ from vipo_helpers import fit_normalizer, linear_batch, make_ctx, tiny_ensemble
 from components.aux_losses.value_inconsistency import ValueInconsistencyConfig
 from compose.kinds import Batch, UpdateInputs
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny tensors: threads only add contention on the shared machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
