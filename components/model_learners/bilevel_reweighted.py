@@ -22,8 +22,12 @@ class PolicyPhaseLearnerConfig(ComponentConfig):
     """Shared fields of learners that pretrain by MLE and keep training during the policy phase.
 
     Not registered itself (no ``kind``): :class:`BilevelReweightedConfig` and
-    ``alternating_mle`` extend it.
+    ``alternating_mle`` extend it. ``policy_phase_fields``: pretraining is plain MLE, so the
+    schedule and the aux losses do not change the pretrained model (it is cached once for a
+    sweep over them; compose/train/model_phase.py).
     """
+
+    policy_phase_fields: ClassVar[frozenset[str]] = frozenset({"every", "updates", "aux_losses"})
 
     pretrain_epochs: int = Field(
         50, ge=0, description="fixed epochs of MLE pretraining, no early stopping (ROMI App. D.2)"
@@ -64,6 +68,9 @@ class BilevelReweightedConfig(PolicyPhaseLearnerConfig):
 
     kind: ClassVar[str] = "model_learner"
     type: Literal["bilevel_reweighted"] = "bilevel_reweighted"
+    policy_phase_fields: ClassVar[frozenset[str]] = PolicyPhaseLearnerConfig.policy_phase_fields | {
+        "outer", "weight_lr", "weight_min", "weight_max", "inner_lr", "inner_optimizer"
+    }
 
     outer: ModelAuxLossSlot = Field(
         default="robust_value_aware",  # type: ignore[assignment]

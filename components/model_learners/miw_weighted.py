@@ -35,6 +35,12 @@ class MIWWeightedConfig(MLEConfig):
 
     kind: ClassVar[str] = "model_learner"
     type: Literal["miw_weighted"] = "miw_weighted"  # type: ignore[assignment]
+    #: The model phase is the plain ``mle`` fit; these act only in the policy phase's retrains,
+    #: so AMPL and its NW ablation share one cached pretrained model.
+    policy_phase_fields: ClassVar[frozenset[str]] = frozenset({
+        "retrain_every", "weighted", "miw_steps", "miw_batch_size", "miw_lr", "miw_tau",
+        "test_function", "model_steps", "model_lr", "weight_chunk",
+    })
 
     retrain_every: int = Field(100_000, gt=0, description="policy steps between retrains (Alg. 1)")
     weighted: bool = Field(True, description="weight the retraining MLE by omega (false: AMPL's NW ablation)")

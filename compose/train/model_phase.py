@@ -2,7 +2,10 @@
 
 Reference: design.md Sec. 5.2. The fitted dynamics and learner states are cached under
 ``runtime.model_cache`` by a content hash of the dataset fingerprint, the dynamics and
-model-learner configs and the seed, so ten policy runs on one model train it once.
+model-learner configs and the seed, so ten policy runs on one model train it once. A learner
+config names in ``policy_phase_fields`` (a class attribute) the fields that act only after the
+model phase (RAMBO's lambda, ROMI's xi, AMPL's retraining schedule); they are left out of the
+key, so a sweep over them fits the pretrained model once.
 Why: the cache entry is written atomically and loaded with ``weights_only=True``, like a
 checkpoint; a corrupt entry is ignored and refit.
 """
@@ -21,15 +24,26 @@ import torch
 from compose.train.build import Parts
 from compose.train.checkpoint import atomic_save, load_checkpoint, load_component_state
 
-__all__ = ["model_cache_key", "run_model_phase"]
+__all__ = ["model_cache_key", "policy_phase_fields", "run_model_phase"]
+
+
+def policy_phase_fields(learner_config: Any) -> frozenset[str]:
+    """The learner config's fields that do not affect the model phase (default: none).
+
+    A field belongs here only if the fitted dynamics and the learner's state after
+    ``pretrain`` do not depend on it; a learner whose state shape changes with such a field
+    still works, since an unloadable cache entry is refit.
+    """
+    return frozenset(getattr(type(learner_config), "policy_phase_fields", ()))
 
 
 def model_cache_key(recipe: Any, fingerprint: str) -> str:
     """sha256 of what determines the fitted model."""
+    learner = recipe.model_learner
     payload = {
         "dataset": fingerprint,
         "dynamics": recipe.dynamics.model_dump(mode="json"),
-        "model_learner": recipe.model_learner.model_dump(mode="json"),
+        "model_learner": learner.model_dump(mode="json", exclude=set(policy_phase_fields(learner))),
         "seed": recipe.seed,
     }
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
