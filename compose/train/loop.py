@@ -25,7 +25,7 @@ from compose.train.build import Parts, build_parts, dataset_fingerprint
 from compose.train.checkpoint import atomic_save
 from compose.train.model_phase import run_model_phase
 from compose.train.progress import RunProgress, summary_table
-from compose.train.rollout import branched_rollout
+from compose.train.rollout import branched_rollout, dominant_shaping
 from compose.train.run_state import CHECKPOINT, Progress, resume, run_meta, run_params, run_state
 from compose.train.runtime import apply_runtime, seed_everything
 from compose.train.step import UpdateStep
@@ -207,6 +207,11 @@ class Trainer:
         )
         metrics = stats.metrics()
         metrics["rollout/buffer_size"] = torch.tensor(float(len(self.model_buffer)))
+        if "warnings" not in self.summary:  # once per process: the first round tells
+            note = dominant_shaping(metrics)
+            self.summary["warnings"] = [f"rollout: {note}"] if note else []
+            if note:
+                self.console.print(f"[yellow]rollout: {note}[/]")
         return metrics
 
     def evaluate(self, episodes: int) -> dict[str, float]:

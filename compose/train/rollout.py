@@ -21,7 +21,7 @@ from compose.kinds import Agent, Dynamics, Policy, RewardShaper
 from compose.kinds.reward_shaper import TERMINATE
 from compose.train.buffers import TransitionBuffer
 
-__all__ = ["RolloutStats", "branched_rollout"]
+__all__ = ["RolloutStats", "branched_rollout", "dominant_shaping"]
 
 
 @dataclass
@@ -101,3 +101,25 @@ def branched_rollout(
             if obs.shape[0] == 0:
                 break
     return stats
+
+
+def dominant_shaping(metrics: dict[str, Tensor]) -> str | None:
+    """A warning when the reward shaper takes more than the whole mean model reward away.
+
+    Why: with a penalty larger than the task reward (MOPO's lambda * max ||Sigma|| on a model
+    trained too briefly: a predicted std of 13 against a reward of 4 on halfcheetah after
+    4,000 model updates) the agent learns to stay near the data and little else, and nothing
+    fails; the run only scores low. ``None`` when the shaper leaves most of the reward.
+    """
+    raw = float(metrics["rollout/reward_mean"])
+    shaped = float(metrics["rollout/shaped_reward_mean"])
+    taken = raw - shaped
+    if raw == 0.0 or taken <= abs(raw):
+        return None
+    return (
+        f"the reward shaper takes {taken:.3g} per model step from a mean model reward of "
+        f"{raw:.3g} (shaped mean {shaped:.3g}): the penalty outweighs the task reward. Usual "
+        "causes: a model trained too briefly (large predicted variance; see the model "
+        "phase's holdout_nll, raise model_learner.max_updates) or a penalty weight too large "
+        "for this dataset (reward_shaper.penalty)."
+    )

@@ -1,0 +1,66 @@
+"""The loop warns once when the reward shaper takes more than the whole model reward away."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from compose.cli import cli
+from compose.plugins import load_plugins
+from compose.recipe import load_recipe
+from compose.train.profiles import applicable_overrides
+from compose.train.rollout import dominant_shaping
+from tests.train.conftest import DATASET, ROOT
+from tests.train.test_recipes_e2e import SHRINK
+
+
+def metrics(raw: float, shaped: float) -> dict[str, torch.Tensor]:
+    return {
+        "rollout/reward_mean": torch.tensor(raw),
+        "rollout/shaped_reward_mean": torch.tensor(shaped),
+    }
+
+
+def test_a_penalty_larger_than_the_reward_is_named() -> None:
+    note = dominant_shaping(metrics(4.04, -9.10))  # halfcheetah, 4,000-update MOPO model
+    assert note is not None
+    assert "13.1 per model step" in note and "4.04" in note and "model_learner.max_updates" in note
+
+
+@pytest.mark.parametrize(
+    ("raw", "shaped"),
+    [(4.0, 1.5), (4.0, 4.0), (-6.0, -9.0), (0.0, -1.0), (-6.0, -5.0)],
+)
+def test_a_moderate_or_absent_penalty_passes(raw: float, shaped: float) -> None:
+    assert dominant_shaping(metrics(raw, shaped)) is None
+
+
+def _run(tmp: Path, label: str, penalty: float) -> tuple[dict, str]:
+    base = load_recipe("mopo", [f"dataset={{source: minari, id: {DATASET}}}"], plugins=load_plugins())
+    args = ["run", "mopo", "--run-dir", str(tmp / label), "--no-track"]
+    for s in [
+        f"dataset={{source: minari, id: {DATASET}}}",
+        *applicable_overrides(SHRINK, base.recipe),
+        f"runtime.model_cache={tmp / 'models'}",
+        f"reward_shaper.penalty={penalty}",
+    ]:
+        args += ["--set", s]
+    res = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output[-3000:]
+    return json.loads((tmp / label / "summary.json").read_text()), res.output
+
+
+def test_the_run_warns_once_and_records_it(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MINARI_DATASETS_PATH", env["MINARI_DATASETS_PATH"])
+    monkeypatch.chdir(ROOT)
+    summary, out = _run(tmp_path, "heavy", 1.0e4)
+    assert out.count("the penalty outweighs the task reward") == 1  # two rollout rounds, one warning
+    assert len(summary["warnings"]) == 1 and "reward_shaper.penalty" in summary["warnings"][0]
+    summary, out = _run(tmp_path, "none", 0.0)
+    assert "outweighs" not in out and summary["warnings"] == []
