@@ -1,7 +1,9 @@
 """Named run profiles: ``--set`` overrides that reshape a recipe for a purpose (``--quick``).
 
 ``quick`` shrinks a paper-scale recipe to a run that finishes on a 2-core CPU in about
-25 minutes (MOPO-like recipes on 200k Hopper transitions) and visibly learns. Global
+25 minutes (MOPO-like recipes on 200k Hopper transitions): a smoke run of the whole pipeline,
+not a learning result (its 4,000-update model leaves MOPO's penalty above the task reward;
+the loop warns when that happens, compose.train.rollout.dominant_shaping). Global
 overrides whose path does not exist in a recipe (e.g. ``model_learner.max_epochs`` for a
 learner without that field) are skipped, so one profile fits every recipe.
 
