@@ -239,7 +239,10 @@ class Trainer:
         total, batch = r.train.steps, r.train.batch_size
         n_real = int(round(batch * r.rollout.real_ratio))
         n_model = batch - n_real
-        latest: dict[str, torch.Tensor] = {}
+        # Metrics since the last log line. Components on their own schedule (a model learner
+        # firing every 1000 steps, AMPL's retrains) return metrics only on the steps they run;
+        # keeping them until the next log step gets them logged, not overwritten.
+        unlogged: dict[str, torch.Tensor] = {}
         rollout_metrics: dict[str, torch.Tensor] = {}
         score = ""
         t_log, s_log = time.perf_counter(), self.step
@@ -263,6 +266,7 @@ class Trainer:
                     )
                     latest = self.step_fn(inputs)
                     self.watch.observe(step, latest)
+                    unlogged.update(latest)
                     self.step = done = step + 1
 
                     if done % r.train.log_every == 0 or done == total:
@@ -270,7 +274,8 @@ class Trainer:
                         now = time.perf_counter()
                         rate = (done - s_log) / max(now - t_log, 1e-9)
                         t_log, s_log = now, done
-                        self._log(latest, rollout_metrics, rate, done)
+                        self._log(unlogged, rollout_metrics, rate, done)
+                        unlogged = {}
                         bar.update(done, steps_per_s=rate)
                     elif done % 10 == 0:
                         bar.update(done)
