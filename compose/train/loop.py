@@ -25,7 +25,7 @@ from compose.train.build import Parts, build_parts, dataset_fingerprint
 from compose.train.checkpoint import atomic_save
 from compose.train.model_phase import run_model_phase
 from compose.train.progress import RunProgress, summary_table
-from compose.train.rollout import branched_rollout, dominant_shaping
+from compose.train.rollout import SHAPING_CHECK_ROUND, branched_rollout, dominant_shaping
 from compose.train.run_state import CHECKPOINT, Progress, resume, run_meta, run_params, run_state
 from compose.train.runtime import apply_runtime, seed_everything
 from compose.train.step import UpdateStep
@@ -64,7 +64,10 @@ class Trainer:
         self.ckpt_path = self.run_dir / CHECKPOINT
         self.last_checkpoint: str | None = None
         self.stop_requested = False
-        self.summary: dict[str, Any] = {"name": self.recipe.name, "run_dir": str(self.run_dir)}
+        self.summary: dict[str, Any] = {
+            "name": self.recipe.name, "run_dir": str(self.run_dir), "warnings": [],
+        }
+        self.rollout_rounds = 0
 
     # -- set-up ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -207,11 +210,13 @@ class Trainer:
         )
         metrics = stats.metrics()
         metrics["rollout/buffer_size"] = torch.tensor(float(len(self.model_buffer)))
-        if "warnings" not in self.summary:  # once per process: the first round tells
+        self.rollout_rounds += 1
+        if self.rollout_rounds == SHAPING_CHECK_ROUND:
             note = dominant_shaping(metrics)
-            self.summary["warnings"] = [f"rollout: {note}"] if note else []
             if note:
-                self.console.print(f"[yellow]rollout: {note}[/]")
+                note = f"rollout round {self.rollout_rounds}: {note}"
+                self.summary["warnings"].append(note)
+                self.console.print(f"[yellow]{note}[/]")
         return metrics
 
     def evaluate(self, episodes: int) -> dict[str, float]:

@@ -21,7 +21,12 @@ from compose.kinds import Agent, Dynamics, Policy, RewardShaper
 from compose.kinds.reward_shaper import TERMINATE
 from compose.train.buffers import TransitionBuffer
 
-__all__ = ["RolloutStats", "branched_rollout", "dominant_shaping"]
+__all__ = ["SHAPING_CHECK_ROUND", "RolloutStats", "branched_rollout", "dominant_shaping"]
+
+#: The rollout round (of a process) whose rewards the loop checks with ``dominant_shaping``:
+#: not the first, where a fresh policy's actions are off the data and a penalty that later
+#: shrinks is large (halfcheetah MOPO without spectral norm: 4.3 at round 1, 3.2 from round 3).
+SHAPING_CHECK_ROUND = 5
 
 
 @dataclass

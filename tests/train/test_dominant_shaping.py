@@ -47,6 +47,7 @@ def _run(tmp: Path, label: str, penalty: float) -> tuple[dict, str]:
         *applicable_overrides(SHRINK, base.recipe),
         f"runtime.model_cache={tmp / 'models'}",
         f"reward_shaper.penalty={penalty}",
+        "rollout.every=5",  # 8 rounds in 40 steps: the check runs at round 5
     ]:
         args += ["--set", s]
     res = CliRunner().invoke(cli, args, catch_exceptions=False)
@@ -60,7 +61,11 @@ def test_the_run_warns_once_and_records_it(
     monkeypatch.setenv("MINARI_DATASETS_PATH", env["MINARI_DATASETS_PATH"])
     monkeypatch.chdir(ROOT)
     summary, out = _run(tmp_path, "heavy", 1.0e4)
-    assert out.count("the penalty outweighs the task reward") == 1  # two rollout rounds, one warning
-    assert len(summary["warnings"]) == 1 and "reward_shaper.penalty" in summary["warnings"][0]
+    out = " ".join(out.split())  # the console wraps long lines
+    assert out.count("the penalty outweighs the task reward") == 1  # 8 rounds, one warning
+    assert "rollout round 5" in out
+    assert len(summary["warnings"]) == 1
+    assert summary["warnings"][0].startswith("rollout round 5:")
+    assert "reward_shaper.penalty" in summary["warnings"][0]
     summary, out = _run(tmp_path, "none", 0.0)
     assert "outweighs" not in out and summary["warnings"] == []
