@@ -79,6 +79,8 @@ def collect_rows(out: Path) -> list[dict[str, Any]]:
             "wall_s": _num((s or {}).get("wall_time_s")),
             "s_per_1k": 1000.0 / sps if sps else None,
             "model_s": _num((s or {}).get("model_phase_s")),
+            "model_cached": bool(((s or {}).get("model_metrics") or {}).get("cached")),
+            "holdout_mse": _num(((s or {}).get("model_metrics") or {}).get("holdout_mse")),
             "aim_run_hash": (s or {}).get("aim_run_hash"),
             "run_dir": str(run_dir),
         })
@@ -126,7 +128,9 @@ def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "return_std": ret_std,
             "wall_s": _mean_std([m["wall_s"] for m in members])[0],
             "s_per_1k": _mean_std([m["s_per_1k"] for m in members])[0],
-            "model_s": _mean_std([m["model_s"] for m in members])[0],
+            "model_s": _mean_std([m["model_s"] for m in members if not m["model_cached"]])[0],
+            "model_cached": all(m["model_cached"] for m in members),
+            "holdout_mse": _mean_std([m["holdout_mse"] for m in members])[0],
         })
     return out
 
@@ -139,6 +143,11 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _model_cell(row: dict[str, Any]) -> str:
+    """Model-phase seconds, or ``cached`` when the model came from the model cache."""
+    return "cached" if row.get("model_cached") else _fmt(row["model_s"])
+
+
 def grid_text(grid: dict[str, Any]) -> str:
     """``path=value`` pairs, short."""
     return " ".join(f"{k}={json.dumps(v) if isinstance(v, (list, dict)) else v}" for k, v in grid.items()) or "-"
@@ -148,16 +157,18 @@ def table_cells(rows: list[dict[str, Any]], grouped: bool) -> tuple[list[str], l
     """Header and string cells of the table (shared by the terminal and markdown forms)."""
     if grouped:
         header = ["run", "grid", "seeds", "status", "score (mean +- std)", "wall s",
-                  "s / 1k steps", "model s"]
+                  "s / 1k steps", "model s", "holdout mse"]
         cells = [[r["label"], grid_text(r["grid"]), " ".join(map(str, r["seeds"])) or "-",
                   r["status"],
                   "-" if r["score"] is None else f"{r['score']:.1f} +- {r['score_std']:.1f} (n={r['n_finished']})",
-                  _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _fmt(r["model_s"])] for r in rows]
+                  _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _model_cell(r),
+                  _fmt(r["holdout_mse"], 4)] for r in rows]
     else:
         header = ["run", "recipe", "grid", "seed", "status", "score", "wall s", "s / 1k steps",
-                  "model s"]
+                  "model s", "holdout mse"]
         cells = [[r["label"], str(r["recipe"]), grid_text(r["grid"]), _fmt(r["seed"]), r["status"],
-                  _fmt(r["score"]), _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _fmt(r["model_s"])]
+                  _fmt(r["score"]), _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _model_cell(r),
+                  _fmt(r["holdout_mse"], 4)]
                  for r in rows]
     return header, cells
 

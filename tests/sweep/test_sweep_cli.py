@@ -77,7 +77,8 @@ def test_table_rows_grouped_json_and_markdown(swept: dict[str, object], env: dic
     for name in ("mbpo-s0", "mbpo-s1"):
         r = rows[name]
         assert r["score"] is not None and r["wall_s"] > 0 and r["s_per_1k"] > 0
-        assert r["model_s"] is not None
+        assert r["model_s"] is not None and r["holdout_mse"] > 0
+        assert r["model_cached"] is False  # each seed fits its own model
     md = (tmp / "rows.md").read_text()
     assert md.startswith("| run | recipe | grid | seed | status | score |") and "| mbpo | mbpo |" in md
 
@@ -137,3 +138,15 @@ def test_rerun_skips_finished_and_resumes_interrupted(swept: dict[str, object], 
     record = json.loads((out / "mbpo-s0" / "sweep_run.json").read_text())
     assert record["action"] == "resume" and "--resume" in record["command"]
     assert res.returncode == 0, res.stderr[-3000:]
+
+
+def test_a_model_from_the_cache_reads_cached_not_zero_seconds() -> None:
+    from compose.sweep.table import table_cells
+
+    row = {"label": "ampl_nw", "recipe": "ampl", "grid": {}, "seed": 0, "status": "finished",
+           "score": 0.7, "wall_s": 282.6, "s_per_1k": 55.8, "model_s": 0.0,
+           "model_cached": True, "holdout_mse": 0.0682}
+    header, cells = table_cells([row, {**row, "model_s": 85.7, "model_cached": False}], False)
+    col = header.index("model s")
+    assert [c[col] for c in cells] == ["cached", "85.7"]
+    assert cells[0][header.index("holdout mse")] == "0.0682"
