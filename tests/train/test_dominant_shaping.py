@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from compose.cli import cli
-from compose.plugins import load_plugins
-from compose.recipe import load_recipe
-from compose.train.profiles import applicable_overrides
 from compose.train.rollout import dominant_shaping
-from tests.train.conftest import DATASET, ROOT
-from tests.train.test_recipes_e2e import SHRINK
+from tests.train.conftest import ROOT
+from tests.train.test_recipes_e2e import run_tiny
 
 
 def metrics(raw: float, shaped: float) -> dict[str, torch.Tensor]:
@@ -40,19 +34,12 @@ def test_a_moderate_or_absent_penalty_passes(raw: float, shaped: float) -> None:
 
 
 def _run(tmp: Path, label: str, penalty: float) -> tuple[dict, str]:
-    base = load_recipe("mopo", [f"dataset={{source: minari, id: {DATASET}}}"], plugins=load_plugins())
-    args = ["run", "mopo", "--run-dir", str(tmp / label), "--no-track"]
-    for s in [
-        f"dataset={{source: minari, id: {DATASET}}}",
-        *applicable_overrides(SHRINK, base.recipe),
+    return run_tiny(
+        "mopo", tmp / label,
         f"runtime.model_cache={tmp / 'models'}",
         f"reward_shaper.penalty={penalty}",
         "rollout.every=5",  # 8 rounds in 40 steps: the check runs at round 5
-    ]:
-        args += ["--set", s]
-    res = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert res.exit_code == 0, res.output[-3000:]
-    return json.loads((tmp / label / "summary.json").read_text()), res.output
+    )
 
 
 def test_the_run_warns_once_and_records_it(

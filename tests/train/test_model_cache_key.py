@@ -8,19 +8,15 @@ change the key, and every declared policy-phase field is a real field of its con
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from compose.cli import cli
 from compose.plugins import load_plugins
 from compose.recipe import load_recipe
 from compose.train.model_phase import model_cache_key, policy_phase_fields
-from compose.train.profiles import applicable_overrides
-from tests.train.conftest import DATASET, ROOT
-from tests.train.test_recipes_e2e import SHRINK
+from tests.train.conftest import ROOT
+from tests.train.test_recipes_e2e import run_tiny
 
 
 def key(name: str, *sets: str) -> str:
@@ -56,15 +52,7 @@ def test_declared_fields_exist() -> None:
 
 
 def _run(name: str, tmp: Path, cache: Path, label: str, *sets: str) -> tuple[dict, str]:
-    base = load_recipe(name, [f"dataset={{source: minari, id: {DATASET}}}"], plugins=load_plugins())
-    args = ["run", name, "--run-dir", str(tmp / label), "--no-track"]
-    for s in [f"dataset={{source: minari, id: {DATASET}}}",
-              *applicable_overrides(SHRINK, base.recipe),
-              f"runtime.model_cache={cache}", *sets]:
-        args += ["--set", s]
-    res = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert res.exit_code == 0, res.output[-3000:]
-    return json.loads((tmp / label / "summary.json").read_text()), res.output
+    return run_tiny(name, tmp / label, f"runtime.model_cache={cache}", *sets)
 
 
 def test_a_lambda_sweep_reuses_the_model_and_matches_a_fresh_fit(

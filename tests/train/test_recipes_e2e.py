@@ -78,6 +78,21 @@ SHRINK = (
 )
 
 
+def run_tiny(name: str, run_dir: Path, *sets: str) -> tuple[dict, str]:
+    """``compose run NAME`` on the tiny pendulum data with SHRINK, no tracking, in-process.
+
+    Returns (summary.json, console output). The caller sets MINARI_DATASETS_PATH and cwd.
+    """
+    dataset = f"dataset={{source: minari, id: {DATASET}}}"
+    base = load_recipe(name, [dataset], plugins=load_plugins())
+    args = ["run", name, "--run-dir", str(run_dir), "--no-track"]
+    for s in [dataset, *applicable_overrides(SHRINK, base.recipe), *sets]:
+        args += ["--set", s]
+    res = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output[-3000:]
+    return json.loads((run_dir / "summary.json").read_text()), res.output
+
+
 def _slot_prefixes(recipe: object) -> set[str]:
     """Metric prefixes the recipe's own components must log under."""
     names = {"model_learner", "critic_target", "actor_objective"}
