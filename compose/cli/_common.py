@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
@@ -16,6 +17,7 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXTRA_PLUGINS_ENV",
     "NO_ENTRY_POINTS_ENV",
+    "expand_seeds",
     "fail_recipe",
     "get_plugins",
 ]
@@ -69,3 +71,24 @@ def fail_recipe(lines: list[str]) -> NoReturn:
     n = len(lines)
     click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
     raise SystemExit(EXIT_BAD_INPUT)
+
+
+def expand_seeds(args: list[str]) -> list[str]:
+    """``--seeds 0 1 2`` (space separated, as in the docs) -> ``--seeds 0 --seeds 1 ...``."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--seeds":
+            i += 1
+            taken = 0
+            while i < len(args) and re.fullmatch(r"-?\d+(,-?\d+)*", args[i]):
+                out += [x for s in args[i].split(",") for x in ("--seeds", s)]
+                i += 1
+                taken += 1
+            if not taken:
+                out.append("--seeds")  # click reports the missing value
+            continue
+        out.append(arg)
+        i += 1
+    return out

@@ -6,19 +6,33 @@ non-finite values, 130 interrupted (a checkpoint was saved; resume with ``--resu
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import click
 
-from compose.cli._common import EXIT_BAD_INPUT, fail_recipe, get_plugins
+from compose.cli._common import EXIT_BAD_INPUT, expand_seeds, fail_recipe, get_plugins
 
 __all__ = ["run"]
 
 _SET_HELP = "Override a value: path=value (repeatable), e.g. --set critic.lr=1e-4."
 
 
-@click.command()
+class _SeedsCommand(click.Command):
+    """Accepts ``--seeds 0 1 2`` (space separated) as well as ``--seeds 0,1,2``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_seeds(list(args)))
+
+
+_SEEDS_HELP = (
+    "Train several seeds in one process, their policy phases batched: --seeds K (K seeds "
+    "from the recipe's seed) or --seeds 0 3 7; one run directory per seed under RUN_DIR/seed_<s>."
+)
+
+
+@click.command(cls=_SeedsCommand)
 @click.argument("recipe", required=False)
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
 @click.option("--steps", type=click.IntRange(min=0), help="Policy-phase gradient steps (train.steps).")
@@ -33,6 +47,7 @@ _SET_HELP = "Override a value: path=value (repeatable), e.g. --set critic.lr=1e-
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (default: runs/<name>-<YYYYmmdd-HHMMSS>).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="runtime.device.")
+@click.option("--seeds", "seeds", multiple=True, type=int, metavar="K | S1 S2 ...", help=_SEEDS_HELP)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -46,6 +61,7 @@ def run(
     resume_dir: Path | None,
     run_dir: Path | None,
     device: str | None,
+    seeds: tuple[int, ...],
 ) -> None:
     """Train RECIPE (a .yaml path or a recipe name).
 
@@ -58,10 +74,25 @@ def run(
     plugins = get_plugins(ctx)
     if recipe is None and resume_dir is None:
         raise click.UsageError("give a RECIPE, or --resume RUN_DIR")
-    if resume_dir is not None and not (resume_dir / "checkpoint.pt").is_file():
+    from compose.train.seed_batch import SEEDS_FILE, seed_dir
+
+    batch_index = resume_dir / SEEDS_FILE if resume_dir is not None else None
+    if batch_index is not None and batch_index.is_file():
+        if seeds:
+            raise click.UsageError("--resume of a seed batch resumes all its seeds; drop --seeds")
+        seeds = tuple(json.loads(batch_index.read_text())["seeds"])
+        missing = [s for s in seeds if not (seed_dir(resume_dir, s) / "checkpoint.pt").is_file()]
+        if missing:
+            click.echo(f"error: seeds {missing} of {resume_dir} have no checkpoint.pt; nothing "
+                       "to resume (resume the others one by one: compose run --resume "
+                       f"{seed_dir(resume_dir, seeds[0])})", err=True)
+            raise SystemExit(EXIT_BAD_INPUT)
+        source = recipe if recipe is not None else str(seed_dir(resume_dir, seeds[0]) / "recipe.yaml")
+    elif resume_dir is not None and not (resume_dir / "checkpoint.pt").is_file():
         click.echo(f"error: no checkpoint.pt in {resume_dir}; nothing to resume", err=True)
         raise SystemExit(EXIT_BAD_INPUT)
-    source = recipe if recipe is not None else str(resume_dir / "recipe.yaml")
+    else:
+        source = recipe if recipe is not None else str(resume_dir / "recipe.yaml")
     extra = list(overrides)
     if steps is not None:
         extra.append(f"train.steps={steps}")
@@ -75,6 +106,7 @@ def run(
     except RecipeError as exc:
         fail_recipe(exc.lines())
     loaded, profile = profiled.loaded, profiled.overrides
+    seed_list = _seed_list(seeds, int(loaded.recipe.seed))
     if chosen is not None:
         if profiled.applied:
             click.echo(f"{chosen} profile: --set " + " --set ".join(profiled.applied), err=True)
@@ -90,6 +122,7 @@ def run(
     from compose.data.errors import DatasetError
     from compose.train.checkpoint import CheckpointMismatch
     from compose.train.loop import Interrupted, RunOptions, train
+    from compose.train.seed_batch import SeedBatchError
     from compose.train.watch import NonFiniteError
 
     if resume_dir is not None:
@@ -99,13 +132,32 @@ def run(
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         target = Path(loaded.recipe.runtime.runs_dir) / f"{loaded.name}-{stamp}"
+    per_seed = []
+    for seed in seed_list or []:
+        try:
+            per_seed.append(load_profiled(source, [*extra, f"seed={seed}"], chosen, plugins).loaded)
+        except RecipeError as exc:
+            fail_recipe(exc.lines())
     if resume_dir is None:
         target.mkdir(parents=True, exist_ok=True)
-        (target / "recipe.yaml").write_text(dump_resolved(loaded.resolved))
+        if per_seed:
+            for seed, one in zip(seed_list or [], per_seed, strict=True):
+                seed_dir(target, seed).mkdir(parents=True, exist_ok=True)
+                (seed_dir(target, seed) / "recipe.yaml").write_text(dump_resolved(one.resolved))
+        else:
+            (target / "recipe.yaml").write_text(dump_resolved(loaded.resolved))
     opts = RunOptions(run_dir=target, track=not no_track, resume=resume_dir is not None,
                       profile=profile)
     try:
-        train(loaded, opts)
+        if per_seed:
+            from compose.train.seed_batch import train_seeds
+
+            train_seeds(per_seed, opts)
+        else:
+            train(loaded, opts)
+    except SeedBatchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
     except (CheckpointMismatch, DatasetError) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
@@ -127,3 +179,19 @@ def run(
         )
         raise SystemExit(130) from None
     click.echo(f"run directory: {target}", err=True)
+
+
+def _seed_list(seeds: tuple[int, ...], recipe_seed: int) -> list[int] | None:
+    """``--seeds K`` -> K seeds from the recipe's; ``--seeds a b ...`` -> those; none -> None."""
+    if not seeds:
+        return None
+    if len(seeds) == 1:
+        if seeds[0] < 1:
+            raise click.BadParameter(
+                f"--seeds {seeds[0]}: one number is a count of seeds (>= 1); to run one "
+                "particular seed use --set seed=N", param_hint="--seeds",
+            )
+        return list(range(recipe_seed, recipe_seed + seeds[0]))
+    if len(set(seeds)) != len(seeds):
+        raise click.BadParameter(f"each seed once, got {list(seeds)}", param_hint="--seeds")
+    return list(seeds)

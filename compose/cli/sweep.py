@@ -14,46 +14,24 @@ Exit status: 0 all runs finished, 1 some run failed or crashed, 2 bad input, 130
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from compose.cli._common import EXIT_BAD_INPUT, get_plugins
+from compose.cli._common import EXIT_BAD_INPUT, expand_seeds, get_plugins
 
 __all__ = ["sweep"]
 
 _SUBCOMMANDS = ("run", "table", "plot")
 
 
-def _expand_seeds(args: list[str]) -> list[str]:
-    """``--seeds 0 1 2`` (space separated, as in the docs) -> ``--seeds 0 --seeds 1 ...``."""
-    out: list[str] = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "--seeds":
-            i += 1
-            taken = 0
-            while i < len(args) and re.fullmatch(r"-?\d+(,-?\d+)*", args[i]):
-                out += [x for s in args[i].split(",") for x in ("--seeds", s)]
-                i += 1
-                taken += 1
-            if not taken:
-                out.append("--seeds")  # click reports the missing value
-            continue
-        out.append(arg)
-        i += 1
-    return out
-
-
 class _DefaultRunGroup(click.Group):
     """A group whose first argument, when not a subcommand name, goes to ``run``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        args = _expand_seeds(list(args))
+        args = expand_seeds(list(args))
         if args and args[0] not in _SUBCOMMANDS and args[0] not in ("-h", "--help"):
             args = ["run", *args]
         return super().parse_args(ctx, args)

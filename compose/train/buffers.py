@@ -16,7 +16,7 @@ from torch import Tensor
 
 from compose.kinds import Batch
 
-__all__ = ["TransitionBuffer"]
+__all__ = ["SeedBuffers", "TransitionBuffer"]
 
 _FIELDS = ("obs", "actions", "rewards", "next_obs", "terminals")
 
@@ -87,10 +87,13 @@ class TransitionBuffer:
 
     def sample(self, n: int) -> Batch:
         """``n`` rows drawn uniformly with replacement (torch's RNG on the buffer's device)."""
+        return self.gather(self.indices(n))
+
+    def indices(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """``n`` row indices drawn uniformly with replacement (``generator``: else torch's)."""
         if self.size == 0:
             raise RuntimeError("cannot sample from an empty buffer")
-        idx = torch.randint(0, self.size, (n,), device=self.device)
-        return self.gather(idx)
+        return torch.randint(0, self.size, (n,), device=self.device, generator=generator)
 
     def gather(self, idx: Tensor) -> Batch:
         """The rows at ``idx`` as a :class:`Batch` (``terminals`` as float, like rewards)."""
@@ -119,3 +122,47 @@ class TransitionBuffer:
             getattr(self, name)[:size].copy_(state[name])
         self.size = size
         self.ptr = int(state["ptr"])
+
+
+class SeedBuffers:
+    """K seeds' buffers of one shape, sampled as one batch [K, n, ...].
+
+    The buffers' storage is moved into stacked [K, capacity, ...] tensors and each buffer
+    keeps a view of its row, so it still fills and checkpoints as before; ``sample`` draws
+    each seed's indices from that seed's generator (the numbers a separate run draws) and
+    gathers all seeds in one indexing op per field. Passing the same buffer K times (the
+    shared real dataset) gathers from it without a stacked copy.
+    """
+
+    def __init__(self, buffers: list[TransitionBuffer]) -> None:
+        self.buffers = buffers
+        self.shared = all(b is buffers[0] for b in buffers)
+        first = buffers[0]
+        self.rows = torch.arange(len(buffers), device=first.device).unsqueeze(1)
+        self.fields: dict[str, Tensor] = {}
+        for name in _FIELDS:
+            if self.shared:
+                self.fields[name] = getattr(first, name)
+                continue
+            stacked = torch.stack([getattr(b, name) for b in buffers])
+            for k, buf in enumerate(buffers):
+                setattr(buf, name, stacked[k])
+            self.fields[name] = stacked
+
+    def sample(self, n: int, generators: list[torch.Generator]) -> Batch:
+        """``n`` rows per seed; fields [K, n, ...] (``terminals`` as float, like rewards)."""
+        idx = torch.stack([
+            b.indices(n, g) for b, g in zip(self.buffers, generators, strict=True)
+        ])
+        f = self.fields
+        if self.shared:
+            return Batch(
+                obs=f["obs"][idx], actions=f["actions"][idx], rewards=f["rewards"][idx],
+                next_obs=f["next_obs"][idx], terminals=f["terminals"][idx].to(f["rewards"].dtype),
+            )
+        rows = self.rows
+        return Batch(
+            obs=f["obs"][rows, idx], actions=f["actions"][rows, idx], rewards=f["rewards"][rows, idx],
+            next_obs=f["next_obs"][rows, idx],
+            terminals=f["terminals"][rows, idx].to(f["rewards"].dtype),
+        )

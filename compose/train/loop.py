@@ -12,6 +12,8 @@ import json
 import math
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -326,22 +328,38 @@ class Trainer:
         """Execute the run; returns the summary (also written to ``summary.json``)."""
         self.t_start = time.perf_counter()
         self.setup()
+        with self.recording():
+            self.prepare()
+            self.policy_phase()
+            self.finish()
+        self.console.print(summary_table(self.summary))
+        return self.summary
+
+    def prepare(self) -> None:
+        """After :meth:`setup`: (unless resuming) the model phase and policy pretraining."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not self.opts.resume:
+            self.model_phase()
+            self.policy_pretrain()
+        self.t_policy, self.s_policy = time.perf_counter(), self.step
+
+    def finish(self) -> None:
+        """The final evaluation and checkpoint, after the policy phase."""
+        policy_s = time.perf_counter() - self.t_policy
+        self.summary["steps_per_s"] = (self.step - self.s_policy) / max(policy_s, 1e-9)
+        episodes = self.recipe.eval.final_episodes or self.recipe.eval.episodes
+        ev = self.evaluate(episodes)
+        self._record_eval(self.step, ev)
+        self.save()
+        self.summary["final_return"] = ev["eval/return"]
+        self.summary["final_normalized_score"] = ev.get("eval/normalized_score")
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """On any exit (after :meth:`setup`) record the status, write ``summary.json``, close Aim."""
         status = "finished"
         try:
-            if not self.opts.resume:
-                self.model_phase()
-                self.policy_pretrain()
-            t_policy, s_policy = time.perf_counter(), self.step
-            self.policy_phase()
-            policy_s = time.perf_counter() - t_policy
-            self.summary["steps_per_s"] = (self.step - s_policy) / max(policy_s, 1e-9)
-            episodes = self.recipe.eval.final_episodes or self.recipe.eval.episodes
-            ev = self.evaluate(episodes)
-            self._record_eval(self.step, ev)
-            self.save()
-            self.summary["final_return"] = ev["eval/return"]
-            self.summary["final_normalized_score"] = ev.get("eval/normalized_score")
+            yield
         except Interrupted:
             status = "interrupted"
             raise
@@ -351,6 +369,9 @@ class Trainer:
         except KeyboardInterrupt:
             status = "aborted"
             raise
+        except BaseException as exc:
+            status = f"failed: {type(exc).__name__}"
+            raise
         finally:
             self.summary.update(
                 status=status,
@@ -358,20 +379,17 @@ class Trainer:
                 wall_time_s=self.wall_before + (time.perf_counter() - self.t_start),
                 model_phase_s=self.model_metrics.get("seconds"),
                 model_metrics=self.model_metrics,
-                policy_pretrain=getattr(self, "pretrain_metrics", {}),
-                aim_run_hash=self.tracker.run_hash if hasattr(self, "tracker") else None,
+                policy_pretrain=self.pretrain_metrics,
+                aim_run_hash=self.tracker.run_hash,
                 recipe_hash=self.loaded.hash,
-                dataset_id=getattr(getattr(self, "info", None), "dataset_id", None),
+                dataset_id=self.info.dataset_id,
                 evals=self.eval_history,
                 profile=list(self.opts.profile),
                 last_checkpoint=self.last_checkpoint,
             )
             if self.run_dir.is_dir():
                 (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2))
-            if hasattr(self, "tracker"):
-                self.tracker.close()
-        self.console.print(summary_table(self.summary))
-        return self.summary
+            self.tracker.close()
 
 
 def _compiled(fn: Any, console: Console) -> Any:

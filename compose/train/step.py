@@ -10,6 +10,7 @@ Reference: SAC (Haarnoja et al. 2018) Algorithm 1, as used by MBPO/MOPO/MOBILE.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +19,9 @@ from compose.kinds import UpdateInputs
 from compose.nn import soft_update_
 from compose.train.build import Parts
 
-__all__ = ["UpdateStep", "grad_norm", "loss_of"]
+__all__ = [
+    "UpdateStep", "actor_loss_of", "critic_loss_of", "grad_norm", "loss_of", "scalars_into",
+]
 
 
 def loss_of(terms: dict[str, Tensor]) -> Tensor | None:
@@ -46,7 +49,7 @@ def grad_norm(params: Iterable[nn.Parameter]) -> Tensor:
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads, 2.0)), 2.0)
 
 
-def _scalars(prefix: str, terms: dict[str, Tensor], out: dict[str, Tensor]) -> None:
+def scalars_into(prefix: str, terms: dict[str, Tensor], out: dict[str, Tensor]) -> None:
     """Detached scalar views of ``terms`` under ``<prefix>/<key>`` (no copy for 0-d floats).
 
     Why: a 0-d float term is kept as is (``detach`` is a view, no kernel); only a non-scalar
@@ -60,6 +63,34 @@ def _scalars(prefix: str, terms: dict[str, Tensor], out: dict[str, Tensor]) -> N
         elif not value.is_floating_point():
             value = value.float()
         out[f"{prefix}/{key}"] = value
+
+
+def _summed(
+    loss: Tensor | None, prefix: str, modules: Iterable[Any], inputs: UpdateInputs,
+    out: dict[str, Tensor],
+) -> Tensor | None:
+    """``loss`` plus the ``loss_*`` terms of each aux module (logged under ``prefix.i``)."""
+    for i, aux in enumerate(modules):
+        aux_terms = aux.loss(inputs)
+        scalars_into(f"{prefix}.{i}", aux_terms, out)
+        aux_loss = loss_of(aux_terms)
+        if aux_loss is not None:
+            loss = aux_loss if loss is None else loss + aux_loss
+    return loss
+
+
+def critic_loss_of(parts: Parts, inputs: UpdateInputs, out: dict[str, Tensor]) -> Tensor | None:
+    """The critic's loss: the critic target's terms plus every critic aux loss (logged)."""
+    terms = parts.critic_target.loss(inputs)
+    scalars_into("critic_target", terms, out)
+    return _summed(loss_of(terms), "critic.aux_losses", parts.critic_aux, inputs, out)
+
+
+def actor_loss_of(parts: Parts, inputs: UpdateInputs, out: dict[str, Tensor]) -> Tensor | None:
+    """The actor's loss: the actor objective's terms plus every actor aux loss (logged)."""
+    terms = parts.actor_objective.loss(inputs)
+    scalars_into("actor_objective", terms, out)
+    return _summed(loss_of(terms), "actor.aux_losses", parts.actor_aux, inputs, out)
 
 
 class UpdateStep:
@@ -82,26 +113,18 @@ class UpdateStep:
     def __call__(self, inputs: UpdateInputs) -> dict[str, Tensor]:
         """Run one update on ``inputs``; returns detached scalar metrics."""
         p, out = self.parts, {}
-        _scalars("reward_shaper", p.reward_shaper.update(inputs), out)
+        scalars_into("reward_shaper", p.reward_shaper.update(inputs), out)
         for i, aux in enumerate(p.critic_aux):
-            _scalars(f"critic.aux_losses.{i}", aux.update(inputs), out)
+            scalars_into(f"critic.aux_losses.{i}", aux.update(inputs), out)
         train_actor = inputs.step >= self.actor_warmup
         if train_actor:
             for i, aux in enumerate(p.actor_aux):
-                _scalars(f"actor.aux_losses.{i}", aux.update(inputs), out)
+                scalars_into(f"actor.aux_losses.{i}", aux.update(inputs), out)
 
         # critic: target + aux terms, one backward, critic Adam + attached optimizers
         for opt in self.critic_opts:
             opt.zero_grad(set_to_none=True)
-        terms = p.critic_target.loss(inputs)
-        _scalars("critic_target", terms, out)
-        critic_loss = loss_of(terms)
-        for i, aux in enumerate(p.critic_aux):
-            aux_terms = aux.loss(inputs)
-            _scalars(f"critic.aux_losses.{i}", aux_terms, out)
-            aux_loss = loss_of(aux_terms)
-            if aux_loss is not None:
-                critic_loss = aux_loss if critic_loss is None else critic_loss + aux_loss
+        critic_loss = critic_loss_of(p, inputs, out)
         if critic_loss is not None:
             critic_loss.backward()
             out["grad_norm/critic"] = grad_norm(self.critic_params)
@@ -113,7 +136,7 @@ class UpdateStep:
         out["actor_objective/alpha"] = p.actor_objective.temperature().detach().float()
 
         soft_update_(p.target_critic, p.critic, self.tau)
-        _scalars("model_learner", p.model_learner.update(inputs), out)
+        scalars_into("model_learner", p.model_learner.update(inputs), out)
         return out
 
     def _actor_step(self, inputs: UpdateInputs, out: dict[str, Tensor]) -> None:
@@ -124,15 +147,7 @@ class UpdateStep:
             opt.zero_grad(set_to_none=True)
         p.critic.requires_grad_(False)
         try:
-            terms = p.actor_objective.loss(inputs)
-            _scalars("actor_objective", terms, out)
-            actor_loss = loss_of(terms)
-            for i, aux in enumerate(p.actor_aux):
-                aux_terms = aux.loss(inputs)
-                _scalars(f"actor.aux_losses.{i}", aux_terms, out)
-                aux_loss = loss_of(aux_terms)
-                if aux_loss is not None:
-                    actor_loss = aux_loss if actor_loss is None else actor_loss + aux_loss
+            actor_loss = actor_loss_of(p, inputs, out)
             if actor_loss is not None:
                 actor_loss.backward()
         finally:

@@ -49,19 +49,33 @@ class NonFiniteWatch:
         self._pending: list[tuple[int, int, Tensor]] = []  # (step, layout, values)
         self.first_bad: tuple[int, dict[str, float]] | None = None
 
-    def observe(self, step: int, metrics: dict[str, Tensor]) -> None:
-        """Record ``metrics`` of ``step``: one ``stack`` on the device, no sync."""
+    def observe(
+        self, step: int, metrics: dict[str, Tensor], seeds: list[int] | None = None
+    ) -> None:
+        """Record ``metrics`` of ``step``: one ``stack`` on the device, no sync.
+
+        With ``seeds`` (a seed-batched run) each value is [K], one per seed; a non-finite
+        value is then reported as ``<key>[seed <s>]``.
+        """
         if not metrics or self.first_bad is not None:
             return
         keys = tuple(metrics)
+        if seeds is not None:
+            keys = (*keys, *(f"[seed {s}]" for s in seeds))
         idx = self._index.get(keys)
         if idx is None:
             idx = self._index[keys] = len(self.layouts)
-            self.layouts.append(keys)
+            self.layouts.append(
+                keys if seeds is None else tuple(f"{k}[seed {s}]" for s in seeds for k in metrics)
+            )
         dev, f32 = self.device, torch.float32
-        vec = torch.stack([
-            (v if v.dim() == 0 else v.reshape(())).to(dev, f32) for v in metrics.values()
-        ])
+        if seeds is None:
+            vec = torch.stack([
+                (v if v.dim() == 0 else v.reshape(())).to(dev, f32) for v in metrics.values()
+            ])
+        else:  # seed-major: [seed 0's metrics, seed 1's, ...]
+            vec = torch.stack([v.to(dev, f32).reshape(len(seeds)) for v in metrics.values()], 1)
+            vec = vec.reshape(-1)
         self._pending.append((step, idx, vec))
         if len(self._pending) >= self.fold_every:
             self._fold()

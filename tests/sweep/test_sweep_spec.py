@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from compose.cli import cli
-from compose.cli.sweep import _expand_seeds
+from compose.cli._common import expand_seeds
 from compose.sweep.local import decide, threads_per_run
 from compose.sweep.spec import SpecError, expand, parse_grid_option, spec_from_dict, validate
 
@@ -81,9 +81,9 @@ def test_decide_skip_resume_start(tmp_path: Path) -> None:
 
 
 def test_cli_helpers() -> None:
-    assert _expand_seeds(["mopo", "--seeds", "0", "1", "2", "--jobs", "2"]) == [
+    assert expand_seeds(["mopo", "--seeds", "0", "1", "2", "--jobs", "2"]) == [
         "mopo", "--seeds", "0", "--seeds", "1", "--seeds", "2", "--jobs", "2"]
-    assert _expand_seeds(["--seeds", "3,4"]) == ["--seeds", "3", "--seeds", "4"]
+    assert expand_seeds(["--seeds", "3,4"]) == ["--seeds", "3", "--seeds", "4"]
     assert parse_grid_option("rollout.length=1,5") == ("rollout.length", [1, 5])
     assert parse_grid_option("a.b=x, true") == ("a.b", ["x", True])
     with pytest.raises(SpecError):

@@ -3,7 +3,7 @@
 ``NonFiniteWatch`` stacks each step's metrics (one op) and finds the first non-finite step
 only when checked (or every ``fold_every`` steps); it must still report the first bad step
 (in observation order, across metric layouts), its offending keys and values, and nothing
-when all values are finite. ``grad_norm`` equals torch's total norm; ``_scalars`` copies no
+when all values are finite. ``grad_norm`` equals torch's total norm; ``scalars_into`` copies no
 0-d float term and averages non-scalar ones; ``loss_of`` sums the ``loss_*`` terms.
 """
 
@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from compose.train.step import _scalars, grad_norm, loss_of
+from compose.train.step import grad_norm, loss_of, scalars_into
 from compose.train.watch import NonFiniteError, NonFiniteWatch
 
 
@@ -84,12 +84,12 @@ def test_watch_observe_is_one_op_per_step() -> None:
     assert count.ops == ["aten.stack.default"]
 
 
-def test_scalars_keep_0d_floats_and_average_the_rest() -> None:
+def testscalars_into_keep_0d_floats_and_average_the_rest() -> None:
     loss = torch.tensor(2.0, requires_grad=True) * 3
     terms = {"loss_x": loss, "per_row": torch.tensor([1.0, 3.0]), "count": torch.tensor(4)}
     out: dict[str, torch.Tensor] = {}
     with CountOps() as count:
-        _scalars("slot", terms, out)
+        scalars_into("slot", terms, out)
     assert out["slot/loss_x"].data_ptr() == loss.data_ptr() and not out["slot/loss_x"].requires_grad
     assert out["slot/per_row"].item() == 2.0 and out["slot/count"].dtype == torch.float32
     assert "aten.stack.default" not in count.ops and "aten.copy_.default" not in count.ops
