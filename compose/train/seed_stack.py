@@ -11,7 +11,8 @@ are exactly K independent optimizers: no statistic mixes seeds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -83,6 +84,36 @@ class SeedStack:
                 for owner, leaf in buffer_sites[k][id(old)]:
                     owner._buffers[leaf] = self.buffers[name][k]
         self._name_of = {id(p): n for n, p in first.named_parameters()}
+        #: (stacked optimizer, the seeds' optimizers it stands for), for export
+        self._exported: list[tuple[torch.optim.Optimizer, tuple[torch.optim.Optimizer, ...]]] = []
+        # every place the first copy's tensors are registered, by stack name (for swapped())
+        first_params, first_buffers = _sites(first, "param"), _sites(first, "buffer")
+        self._sites: dict[str, list[tuple[nn.Module, str, str]]] = {}
+        for name, p in first.named_parameters():
+            self._sites[name] = [(o, leaf, "param") for o, leaf in first_params[id(p)]]
+        for name, b in first.named_buffers():
+            self._sites[name] = [(o, leaf, "buffer") for o, leaf in first_buffers[id(b)]]
+
+    @contextmanager
+    def swapped(self, values: dict[str, Tensor]) -> Iterator[None]:
+        """The first copy's modules hold ``values`` (by stack name) instead of their tensors.
+
+        Why not ``torch.func.functional_call``: with a module registered under two names
+        (a component keeping the dynamics as a submodule) it restores one name with the
+        swapped-in tensor, so a batched tensor escapes the vmap (torch 2.13). Here each
+        registration site is saved once and restored exactly.
+        """
+        saved: list[tuple[dict[str, Any], str, Any]] = []
+        try:
+            for name, value in values.items():
+                for owner, leaf, kind in self._sites[name]:
+                    table = owner._parameters if kind == "param" else owner._buffers
+                    saved.append((table, leaf, table[leaf]))
+                    table[leaf] = value
+            yield
+        finally:
+            for table, leaf, original in reversed(saved):
+                table[leaf] = original
 
     def _stack(self, name: str, tensors: list[Tensor]) -> Tensor:
         shapes = {tuple(t.shape) for t in tensors}
@@ -134,8 +165,7 @@ class SeedStack:
             stacked = type(first)(groups, **first.defaults)
             self._stack_state(stacked, opts)
             stacked_opts.append(stacked)
-        self._stacked_opts = stacked_opts
-        self._per_seed_opts = [list(o) for o in per_seed]
+        self._exported.extend(zip(stacked_opts, zip(*per_seed, strict=True), strict=True))
         return stacked_opts
 
     def _repoint(self, k: int, opt: torch.optim.Optimizer) -> None:
@@ -156,7 +186,7 @@ class SeedStack:
                 continue
             merged: dict[str, Any] = {}
             for key, value in states[0].items():
-                if isinstance(value, Tensor) and value.dim() > 0:
+                if _per_entry(key, value):
                     merged[key] = torch.stack([s[key] for s in states]).to(target.device)
                 else:
                     merged[key] = value.clone() if isinstance(value, Tensor) else value
@@ -164,17 +194,25 @@ class SeedStack:
 
     def export_optimizer_states(self) -> None:
         """Give each seed's optimizers views of the stacked state (before a checkpoint)."""
-        for position, stacked in enumerate(self._stacked_opts):
+        for stacked, per_seed in self._exported:
             for j, target in enumerate(p for g in stacked.param_groups for p in g["params"]):
                 state = stacked.state.get(target)
                 if not state:
                     continue
-                for k, opts in enumerate(self._per_seed_opts):
-                    opt = opts[position]
+                for k, opt in enumerate(per_seed):
                     opt.state[_param_at(opt, j)] = {
-                        key: value[k] if isinstance(value, Tensor) and value.dim() > 0 else value
+                        key: value[k] if _per_entry(key, value) else value
                         for key, value in state.items()
                     }
+
+
+def _per_entry(key: str, value: Any) -> bool:
+    """Whether an optimizer state value is per parameter entry (stacked) or shared (the step).
+
+    Every elementwise optimizer's tensors are shaped like the parameter except ``step``, the
+    count of steps taken (the same for every seed of a batch).
+    """
+    return isinstance(value, Tensor) and key != "step"
 
 
 def _param_at(opt: torch.optim.Optimizer, j: int) -> Tensor:

@@ -5,7 +5,7 @@ target + critic aux losses) and its optimizers, then actor loss (actor objective
 losses) with the updated critic, the temperature, the Polyak target update. The K seeds'
 modules are stacked (:class:`compose.train.seed_stack.SeedStack`); the first seed's
 components are run once under ``torch.func.vmap`` over the stack with
-``torch.func.functional_call`` (so they see seed k's weights as if they were their own) and
+:meth:`SeedStack.swapped` (so they see seed k's weights as if they were their own) and
 ``torch.func.grad`` in place of ``backward``; random draws come from each seed's own
 generator (:class:`compose.train.seed_rng.PerSeedRandom`). One fused optimizer step then
 updates every seed. Each seed therefore follows the run it would have had alone, to
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
+from torch.func import grad, vmap
 
 from compose.kinds import Batch, Component, UpdateInputs
 from compose.train.build import Parts
@@ -63,9 +63,6 @@ class _Slots(nn.Module):
         self.critic = parts.critic
         self.target_critic = parts.target_critic
 
-    def forward(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` (under ``functional_call`` the slots hold the given tensors)."""
-        return fn()
 
 
 def _total_norm(grads: Sequence[Tensor]) -> Tensor:
@@ -143,8 +140,7 @@ class SeedBatchedStep:
         """Gradients of ``loss_fn`` w.r.t. ``names`` for every seed, then ``optimizers``."""
         state = self.stack.state()
         trained = {n: state.pop(n) for n in names}
-        first, random = self.first, self.random
-        slots = self.slots[0]
+        first, random, swapped = self.first, self.random, self.stack.swapped
         has_loss: list[bool] = []
 
         def per_seed(trained: dict[str, Tensor], rest: dict[str, Tensor],
@@ -157,7 +153,8 @@ class SeedBatchedStep:
                         value = loss_fn(first, _inputs(first, step, real_t, model_t), metrics)
                         has_loss.append(value is not None)
                         return value if value is not None else torch.zeros(())
-                    value = functional_call(slots, {**rest, **trained}, (run,), strict=False)
+                    with swapped({**rest, **trained}):
+                        value = run()
                     return value, metrics
 
                 grads, metrics = grad(loss, has_aux=True)(trained)
@@ -182,8 +179,8 @@ class SeedBatchedStep:
         first = self.first
 
         def per_seed(state: dict[str, Tensor]) -> Tensor:
-            run = lambda: first.actor_objective.temperature().detach().float()  # noqa: E731
-            return functional_call(self.slots[0], state, (run,), strict=False)
+            with self.stack.swapped(state):
+                return first.actor_objective.temperature().detach().float()
 
         return vmap(per_seed, randomness="error")(self.stack.state())
 
