@@ -115,7 +115,12 @@ class MLEStep:
                  optimizer: torch.optim.Optimizer) -> None:
         obs, act, nxt, rew, term = columns
         self.learner, self.dynamics, self.columns = learner, dynamics, columns
-        self.targets = torch.cat([nxt - obs, rew.unsqueeze(-1)], -1)
+        # One row table [N, do + da + do + 1] of (obs, act, targets): a step gathers its
+        # [E, B] rows once. Why: the rows are random, so each gather is cache misses; one
+        # gather of 26 floats a row costs about what one of 11 does, a third of three.
+        self.table = torch.cat([obs, act, nxt - obs, rew.unsqueeze(-1)], -1)
+        self.widths = [obs.shape[-1], act.shape[-1], self.table.shape[-1] - obs.shape[-1] - act.shape[-1]]
+        self.targets = self.table[:, -self.widths[2] :]
         self.optimizer = optimizer
         self.aux_optimizers = [o for aux in learner.aux_losses for o in aux.attached_optimizers()]
         self.scale = 2.0 * dynamics.members if learner.config.loss_scale == "mbpo" else 1.0
@@ -123,13 +128,14 @@ class MLEStep:
 
     def step(self, idx: Tensor) -> dict[str, Tensor]:
         """Update on rows ``idx`` [E, B] (member e trains on its own rows idx[e])."""
-        obs, act = self.columns[0], self.columns[1]
         dynamics = self.dynamics
+        rows = self.table.index_select(0, idx.reshape(-1)).view(*idx.shape, -1)
+        obs, act, targets = rows.split(self.widths, dim=-1)
         # cached(): parametrized weights (spectral norm) are computed once per step, not
         # again when the regularization reads them.
         with parametrize.cached():
-            pred = dynamics.predict(obs[idx], act[idx])
-            nll = gaussian_nll(pred, self.targets[idx]).mean()
+            pred = dynamics.predict(obs, act)
+            nll = gaussian_nll(pred, targets).mean()
             loss = self.scale * nll + dynamics.regularization()
         out: dict[str, Tensor] = {"nll": nll.detach()}
         if self.learner.aux_losses:

@@ -5,7 +5,14 @@ Nothing here knows an algorithm; components build their networks from these piec
 
 from __future__ import annotations
 
-from compose.nn.ensemble import MLP, EnsembleLinear, EnsembleMLP, activation, ensemble_linear
+from compose.nn.ensemble import (
+    MLP,
+    EnsembleLinear,
+    EnsembleMLP,
+    activate,
+    activation,
+    ensemble_linear,
+)
 from compose.nn.optim import make_adam
 from compose.nn.q_ensemble import QEnsemble, q_without_param_grad
 from compose.nn.spectral import EnsembleSpectralNorm
@@ -25,6 +32,7 @@ __all__ = [
     "EnsembleSpectralNorm",
     "QEnsemble",
     "TanhNormalSample",
+    "activate",
     "activation",
     "ensemble_linear",
     "hard_update_",

@@ -46,6 +46,17 @@ def activation(name: str) -> nn.Module:
         raise ValueError(f"unknown activation {name!r}; expected one of: {allowed}") from None
 
 
+def activate(module: nn.Module, h: Tensor) -> Tensor:
+    """``module(h)``, in place when no graph is recorded and ``h`` is a fresh layer output.
+
+    Why: without a graph, a fresh [E, B, hidden] tensor per activation only costs
+    allocation and first-touch page faults (a quarter of a rollout's time, PROFILE.md
+    section 2). Callers pass only tensors they own (a layer's output, never their input).
+    """
+    fn = None if torch.is_grad_enabled() else _INPLACE.get(type(module))
+    return fn(h) if fn is not None else module(h)
+
+
 def ensemble_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """y_e = x_e W_e + b_e for x [E, B, in], weight [E, in, out], bias [E, 1, out] -> [E, B, out].
 
@@ -162,10 +173,8 @@ class EnsembleMLP(nn.Module):
         allocation and first-touch page faults (a quarter of a rollout's time, PROFILE.md
         section 2); each activation's input is a layer's fresh output, never the caller's.
         """
-        inplace = not torch.is_grad_enabled()
         for module in self.net:
-            fn = _INPLACE.get(type(module)) if inplace else None
-            h = fn(h) if fn is not None else module(h)
+            h = activate(module, h) if not isinstance(module, EnsembleLinear) else module(h)
         return h
 
     def member_forward(self, x: Tensor, member: int) -> Tensor:
@@ -175,14 +184,12 @@ class EnsembleMLP(nn.Module):
         matmuls are wasted work.
         """
         h = x.unsqueeze(0) if x.dim() == 2 else x
-        inplace = not torch.is_grad_enabled()
         for module in self.net:
             if isinstance(module, EnsembleLinear):
                 w, b = module.weight, module.bias
                 h = ensemble_linear(h, w[member : member + 1], b[member : member + 1])
             else:
-                fn = _INPLACE.get(type(module)) if inplace else None
-                h = fn(h) if fn is not None else module(h)
+                h = activate(module, h)
         return h
 
     def linear_layers(self) -> list[EnsembleLinear]:

@@ -253,3 +253,37 @@ def test_value_inconsistency_reused_forward_gives_the_same_loss_and_gradient() -
     kept = aux._kept
     aux.loss(inputs)
     assert kept is not None and aux._kept is None
+
+
+# ------------------------------------------------------------------ gaussian_ensemble: fused heads
+@pytest.mark.parametrize("spectral_norm", [False, True])
+def test_fused_heads_equal_two_heads_forward_backward_and_without_grad(spectral_norm: bool) -> None:
+    import torch.nn.functional as F
+
+    ctx = make_ctx()
+    torch.manual_seed(0)
+    dyn = tiny_ensemble(ctx, spectral_norm=spectral_norm)
+    fit_normalizer(dyn, linear_batch(40))
+    for layer in dyn.linear_layers():
+        nn.init.normal_(layer.bias)
+    dyn.eval()  # no power iteration: both paths read the same normalized weights
+    obs, act = torch.randn(3, 6, 3), torch.randn(3, 6, 2)
+    g_mu, g_lv = torch.randn(3, 6, 4), torch.randn(3, 6, 4)
+
+    mu, lv = dyn.forward_normalized(obs, act)
+    fast = torch.autograd.grad((mu * g_mu).sum() + (lv * g_lv).sum(), list(dyn.parameters()))
+    # Reference: the trunk, then each head as its own EnsembleLinear call.
+    x = (torch.cat([obs, act], -1) - dyn.input_mean) / dyn.input_std
+    h = F.silu(dyn.trunk(x))
+    mu2, lv2 = dyn.mean_head(h), dyn.logvar_head(h)
+    lv2 = dyn.max_logvar - F.softplus(dyn.max_logvar - lv2)
+    lv2 = dyn.min_logvar + F.softplus(lv2 - dyn.min_logvar)
+    ref = torch.autograd.grad((mu2 * g_mu).sum() + (lv2 * g_lv).sum(), list(dyn.parameters()))
+    torch.testing.assert_close(mu, mu2)
+    torch.testing.assert_close(lv, lv2)
+    for a, b in zip(fast, ref, strict=True):
+        torch.testing.assert_close(a, b)
+    with torch.no_grad():  # the in-place activation path
+        mu3, lv3 = dyn.forward_normalized(obs, act)
+    torch.testing.assert_close(mu3, mu2.detach())
+    torch.testing.assert_close(lv3, lv2.detach())
