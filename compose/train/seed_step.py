@@ -24,11 +24,11 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from torch.func import grad, vmap
+from torch.func import grad
 
 from compose.kinds import Batch, Component, UpdateInputs
 from compose.train.build import Parts
-from compose.train.seed_rng import PerSeedRandom
+from compose.train.seed_rng import PerSeedRandom, vmap_seeds
 from compose.train.seed_stack import SeedStack
 from compose.train.step import actor_loss_of, critic_loss_of
 
@@ -163,7 +163,7 @@ class SeedBatchedStep:
 
         real_t = tuple(getattr(real, f) for f in _FIELDS)
         model_t = tuple(getattr(model, f) for f in _FIELDS) if model is not None else None
-        grads, metrics = vmap(per_seed, randomness="error")(trained, state, real_t, model_t)
+        grads, metrics = vmap_seeds(per_seed, trained, state, real_t, model_t)
         if not has_loss[-1]:
             out.update({k: v for k, v in metrics.items() if k != norm_key})
             return
@@ -182,7 +182,7 @@ class SeedBatchedStep:
             with self.stack.swapped(state):
                 return first.actor_objective.temperature().detach().float()
 
-        return vmap(per_seed, randomness="error")(self.stack.state())
+        return vmap_seeds(per_seed, self.stack.state())
 
     def export_optimizer_states(self) -> None:
         """Each seed's optimizers get views of the stacked state (call before a checkpoint)."""

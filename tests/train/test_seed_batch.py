@@ -27,7 +27,7 @@ from compose.plugins import load_plugins
 from compose.recipe import load_recipe
 from compose.train.buffers import SeedBuffers, TransitionBuffer
 from compose.train.profiles import applicable_overrides
-from compose.train.seed_rng import PerSeedRandom, SeedRandomError
+from compose.train.seed_rng import PerSeedRandom, SeedRandomError, vmap_seeds
 from compose.train.seed_stack import SeedStack, SeedStackError
 from tests.train.conftest import DATASET, ROOT
 from tests.train.test_recipes_e2e import SHRINK
@@ -44,7 +44,7 @@ def _batched_draws(gens: list[torch.Generator], fn) -> torch.Tensor:  # noqa: AN
             return fn(x)
 
     with mode:
-        return vmap(per_seed, randomness="error")(torch.zeros(len(gens), 4, 3))
+        return vmap_seeds(per_seed, torch.zeros(len(gens), 4, 3))
 
 
 @pytest.mark.parametrize("draw", [
@@ -64,6 +64,13 @@ def test_each_seed_draws_what_its_own_generator_draws(draw) -> None:  # noqa: AN
         assert torch.equal(got[k], draw(torch.zeros(4, 3)))
 
 
+def test_the_wrappers_are_removed_on_exit() -> None:
+    before = torch.randn
+    with PerSeedRandom([torch.Generator()]):
+        assert torch.randn is not before
+    assert torch.randn is before
+
+
 def test_draws_outside_the_batched_step_use_the_global_stream() -> None:
     mode = PerSeedRandom([torch.Generator().manual_seed(1)])
     torch.manual_seed(5)
@@ -73,9 +80,15 @@ def test_draws_outside_the_batched_step_use_the_global_stream() -> None:
     assert torch.equal(inside, torch.randn(3))
 
 
-def test_a_random_op_that_cannot_be_split_is_refused_by_name() -> None:
-    with pytest.raises(SeedRandomError, match="normal_"):
-        _batched_draws([torch.Generator()] * 2, lambda x: torch.empty(4, 3).normal_() + x)
+@pytest.mark.parametrize("draw", [
+    lambda x: torch.empty(4, 3).normal_() + x,
+    lambda x: torch.normal(x, 1.0),
+    lambda x: torch.distributions.Normal(x, 1.0).sample(),
+    lambda x: torch.bernoulli(x + 0.5),
+])
+def test_a_random_op_that_cannot_be_split_is_refused(draw) -> None:  # noqa: ANN001
+    with pytest.raises(SeedRandomError, match="cannot be split into per-seed streams"):
+        _batched_draws([torch.Generator()] * 2, draw)
 
 
 def test_a_foreign_generator_is_refused() -> None:
@@ -93,7 +106,7 @@ def test_a_component_generator_maps_to_each_seeds_own() -> None:
             return torch.randn(4, 3, generator=owned[0]) + x
 
     with mode:
-        got = vmap(per_seed, randomness="error")(torch.zeros(2, 4, 3))
+        got = vmap_seeds(per_seed, torch.zeros(2, 4, 3))
     for k, s in enumerate((20, 21)):
         assert torch.equal(got[k], torch.randn(4, 3, generator=torch.Generator().manual_seed(s)))
 
@@ -287,3 +300,24 @@ def test_bad_seeds_are_refused(seeds: list[str], message: str, tmp_path: Path) -
     assert res.exit_code == 2, res.output
     assert message in res.output
     assert not (tmp_path / "x").exists()  # nothing was created
+
+
+def test_each_seed_logs_its_own_aim_run_with_its_separate_runs_series(
+    in_store: None, tmp_path: Path
+) -> None:
+    from tests.track.test_aim_tracker import metric_values, read_run
+
+    repo = tmp_path / "aim"
+    args = [a for a in _args("mopo", tmp_path, f"track.repo={repo}") if a != "--no-track"]
+    _run("mopo", *args, "--seeds", "2", "--run-dir", str(tmp_path / "batch"))
+    _run("mopo", *args, "--set", "seed=1", "--run-dir", str(tmp_path / "alone1"))
+    hashes = [json.loads((tmp_path / "batch" / f"seed_{s}" / "summary.json").read_text())["aim_run_hash"]
+              for s in (0, 1)]
+    assert len(set(hashes)) == 2
+    alone = json.loads((tmp_path / "alone1" / "summary.json").read_text())["aim_run_hash"]
+    batched_run, alone_run = read_run(repo, hashes[1]), read_run(repo, alone)
+    assert batched_run["recipe"]["seed"] == 1
+    for name in ("critic_target/loss_critic", "actor_objective/alpha", "eval/return"):
+        got, want = metric_values(batched_run, name), metric_values(alone_run, name)
+        assert [s for s, _ in got] == [s for s, _ in want]
+        assert [v for _, v in got] == pytest.approx([v for _, v in want], rel=1e-4, abs=1e-5)
