@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from compose.kinds import Batch, UpdateInputs
+from compose.kinds import UpdateInputs
 from compose.train.buffers import TransitionBuffer
 from compose.train.build import Parts, build_parts, dataset_fingerprint
 from compose.train.checkpoint import atomic_save
@@ -30,7 +30,7 @@ from compose.train.progress import RunProgress, summary_table
 from compose.train.rollout import SHAPING_CHECK_ROUND, branched_rollout, dominant_shaping
 from compose.train.run_state import CHECKPOINT, Progress, resume, run_meta, run_params, run_state
 from compose.train.runtime import apply_runtime, seed_everything
-from compose.train.step import UpdateStep
+from compose.train.step import UpdateStep, update_inputs
 from compose.train.watch import NonFiniteError, NonFiniteWatch
 
 __all__ = ["Interrupted", "RunOptions", "train"]
@@ -263,15 +263,7 @@ class Trainer:
                         self.watch.observe(step, rollout_metrics)
                     real = self.real.sample(n_real)
                     model = self.model_buffer.sample(n_model) if n_model > 0 else None
-                    inputs = UpdateInputs(
-                        step=step,
-                        real=real,
-                        model=model,
-                        batch=Batch.cat(real, model) if model is not None else real,
-                        agent=p.agent,
-                        dynamics=p.dynamics,
-                    )
-                    latest = self.step_fn(inputs)
+                    latest = self.step_fn(update_inputs(p, step, real, model))
                     self.watch.observe(step, latest)
                     unlogged.update(latest)
                     self.step = done = step + 1

@@ -30,7 +30,13 @@ from compose.kinds import Batch, Component, UpdateInputs
 from compose.train.build import Parts
 from compose.train.seed_rng import PerSeedRandom, vmap_seeds
 from compose.train.seed_stack import SeedStack
-from compose.train.step import actor_loss_of, critic_loss_of
+from compose.train.step import (
+    actor_loss_of,
+    actor_optimizers,
+    critic_loss_of,
+    critic_optimizers,
+    update_inputs,
+)
 
 __all__ = ["SeedBatchedStep", "unbatchable"]
 
@@ -64,7 +70,6 @@ class _Slots(nn.Module):
         self.target_critic = parts.target_critic
 
 
-
 def _total_norm(grads: Sequence[Tensor]) -> Tensor:
     """Same arithmetic as :func:`compose.train.step.grad_norm`: norm of per-tensor norms."""
     return torch.linalg.vector_norm(torch.stack([g.norm(2.0) for g in grads]), 2.0)
@@ -90,8 +95,8 @@ class SeedBatchedStep:
         self.actor_warmup = actor_warmup
         self.slots = [_Slots(p) for p in self.parts]
         self.stack = SeedStack(self.slots)
-        critic_opts = [_critic_opts(p) for p in self.parts]
-        actor_opts = [_actor_opts(p) for p in self.parts]
+        critic_opts = [critic_optimizers(p) for p in self.parts]
+        actor_opts = [actor_optimizers(p) for p in self.parts]
         self.critic_opts = self.stack.optimizers(critic_opts)
         self.actor_opts = self.stack.optimizers(actor_opts)
         self.critic_names = _names(self.stack, critic_opts[0])
@@ -148,14 +153,12 @@ class SeedBatchedStep:
             with random.batched():
                 def loss(trained: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
                     metrics: dict[str, Tensor] = {}
-
-                    def run() -> Tensor:
-                        value = loss_fn(first, _inputs(first, step, real_t, model_t), metrics)
-                        has_loss.append(value is not None)
-                        return value if value is not None else torch.zeros(())
+                    model = Batch(*model_t) if model_t is not None else None
+                    inputs = update_inputs(first, step, Batch(*real_t), model)
                     with swapped({**rest, **trained}):
-                        value = run()
-                    return value, metrics
+                        value = loss_fn(first, inputs, metrics)
+                    has_loss.append(value is not None)
+                    return (value if value is not None else torch.zeros(())), metrics
 
                 grads, metrics = grad(loss, has_aux=True)(trained)
                 metrics[norm_key] = _total_norm([grads[n] for n in norm_names])
@@ -187,34 +190,6 @@ class SeedBatchedStep:
     def export_optimizer_states(self) -> None:
         """Each seed's optimizers get views of the stacked state (call before a checkpoint)."""
         self.stack.export_optimizer_states()
-
-
-def _inputs(
-    parts: Parts, step: int, real_t: tuple[Tensor, ...], model_t: tuple[Tensor, ...] | None
-) -> UpdateInputs:
-    """The single-seed ``UpdateInputs`` (inside the vmap each tensor is one seed's)."""
-    real = Batch(*real_t)
-    model = Batch(*model_t) if model_t is not None else None
-    return UpdateInputs(
-        step=step,
-        real=real,
-        model=model,
-        batch=Batch.cat(real, model) if model is not None else real,
-        agent=parts.agent,
-        dynamics=parts.dynamics,
-    )
-
-
-def _critic_opts(p: Parts) -> list[torch.optim.Optimizer]:
-    return [p.critic_optim] + p.critic_target.attached_optimizers() + [
-        o for a in p.critic_aux for o in a.attached_optimizers()
-    ]
-
-
-def _actor_opts(p: Parts) -> list[torch.optim.Optimizer]:
-    return [p.policy_optim] + p.actor_objective.attached_optimizers() + [
-        o for a in p.actor_aux for o in a.attached_optimizers()
-    ]
 
 
 def _names(stack: SeedStack, opts: Sequence[torch.optim.Optimizer]) -> list[str]:

@@ -15,12 +15,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from compose.kinds import UpdateInputs
+from compose.kinds import Batch, UpdateInputs
 from compose.nn import soft_update_
 from compose.train.build import Parts
 
 __all__ = [
-    "UpdateStep", "actor_loss_of", "critic_loss_of", "grad_norm", "loss_of", "scalars_into",
+    "UpdateStep", "actor_loss_of", "actor_optimizers", "critic_loss_of", "critic_optimizers",
+    "grad_norm", "loss_of", "scalars_into", "update_inputs",
 ]
 
 
@@ -93,6 +94,32 @@ def actor_loss_of(parts: Parts, inputs: UpdateInputs, out: dict[str, Tensor]) ->
     return _summed(loss_of(terms), "actor.aux_losses", parts.actor_aux, inputs, out)
 
 
+def update_inputs(parts: Parts, step: int, real: Batch, model: Batch | None) -> UpdateInputs:
+    """What the step hands to the components: real and model rows, their mix, agent, model."""
+    return UpdateInputs(
+        step=step,
+        real=real,
+        model=model,
+        batch=Batch.cat(real, model) if model is not None else real,
+        agent=parts.agent,
+        dynamics=parts.dynamics,
+    )
+
+
+def critic_optimizers(p: Parts) -> list[torch.optim.Optimizer]:
+    """The critic's Adam and every optimizer attached by the critic target and aux losses."""
+    return [p.critic_optim] + p.critic_target.attached_optimizers() + [
+        o for a in p.critic_aux for o in a.attached_optimizers()
+    ]
+
+
+def actor_optimizers(p: Parts) -> list[torch.optim.Optimizer]:
+    """The policy's Adam and every optimizer attached by the actor objective and aux losses."""
+    return [p.policy_optim] + p.actor_objective.attached_optimizers() + [
+        o for a in p.actor_aux for o in a.attached_optimizers()
+    ]
+
+
 class UpdateStep:
     """The gradient step of the policy phase for a built :class:`Parts`."""
 
@@ -101,12 +128,8 @@ class UpdateStep:
         self.tau = tau
         self.actor_warmup = actor_warmup
         p = parts
-        self.critic_opts = [p.critic_optim] + p.critic_target.attached_optimizers() + [
-            o for a in p.critic_aux for o in a.attached_optimizers()
-        ]
-        self.actor_opts = [p.policy_optim] + p.actor_objective.attached_optimizers() + [
-            o for a in p.actor_aux for o in a.attached_optimizers()
-        ]
+        self.critic_opts = critic_optimizers(p)
+        self.actor_opts = actor_optimizers(p)
         self.critic_params = list(p.critic.parameters())
         self.policy_params = list(p.policy.parameters())
 
