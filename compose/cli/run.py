@@ -106,7 +106,7 @@ def run(
     except RecipeError as exc:
         fail_recipe(exc.lines())
     loaded, profile = profiled.loaded, profiled.overrides
-    seed_list = _seed_list(seeds, int(loaded.recipe.seed))
+    seed_list = _seed_list(seeds, int(loaded.recipe.seed)) or loaded.recipe.seeds
     if chosen is not None:
         if profiled.applied:
             click.echo(f"{chosen} profile: --set " + " --set ".join(profiled.applied), err=True)
@@ -135,7 +135,8 @@ def run(
     per_seed = []
     for seed in seed_list or []:
         try:
-            per_seed.append(load_profiled(source, [*extra, f"seed={seed}"], chosen, plugins).loaded)
+            one = load_profiled(source, [*extra, f"seed={seed}", "seeds=null"], chosen, plugins)
+            per_seed.append(one.loaded)
         except RecipeError as exc:
             fail_recipe(exc.lines())
     if resume_dir is None:

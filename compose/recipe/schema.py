@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from compose.registry import ComponentConfig, Registry
@@ -171,6 +171,11 @@ class Recipe(Section):
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
     description: str = ""
     seed: NonNegativeInt = 0
+    seeds: list[NonNegativeInt] | None = Field(
+        default=None,
+        description="train these seeds in one process, their policy phases batched (compose run; "
+        "--seeds overrides); each seed's run directory gets this recipe with seed: <s>, seeds: null",
+    )
     dataset: DatasetSlot
     dynamics: DynamicsSlot
     model_learner: ModelLearnerSlot
@@ -192,6 +197,13 @@ class Recipe(Section):
         description="per named profile (quick, ...): {dotted.path: value} applied on top of the "
         "global profile when it is selected (compose.train.profiles)",
     )
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int] | None) -> list[int] | None:
+        if seeds is not None and (not seeds or len(set(seeds)) != len(seeds)):
+            raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {seeds}")
+        return seeds
 
     @model_validator(mode="after")
     def _policy_density(self) -> Recipe:

@@ -299,12 +299,22 @@ def test_a_recipe_that_trains_its_model_during_the_policy_phase_is_refused(
     assert "model_learner" in res.output and "compose sweep run rambo --seeds 0 1" in res.output
 
 
+def test_the_recipes_seeds_key_batches_without_the_flag(in_store: None, tmp_path: Path) -> None:
+    args = _args("mbpo", tmp_path, "seeds=[3, 5]")
+    _run("mbpo", *args, "--run-dir", str(tmp_path / "b"))
+    assert json.loads((tmp_path / "b" / "seeds.json").read_text())["seeds"] == [3, 5]
+    own = load_recipe(str(tmp_path / "b" / "seed_5" / "recipe.yaml"), [], plugins=load_plugins())
+    assert own.recipe.seed == 5 and own.recipe.seeds is None
+
+
 @pytest.mark.parametrize(("seeds", "message"), [
-    (["0"], "count of seeds"),
-    (["1", "1"], "each seed once"),
+    (["--seeds", "0"], "count of seeds"),
+    (["--seeds", "1", "1"], "each seed once"),
+    (["--set", "seeds=[1, 1]"], "distinct seeds"),
+    (["--set", "seeds=[]"], "distinct seeds"),
 ])
 def test_bad_seeds_are_refused(seeds: list[str], message: str, tmp_path: Path) -> None:
-    res = CliRunner().invoke(cli, ["run", "mopo", "--seeds", *seeds, "--run-dir", str(tmp_path / "x")])
+    res = CliRunner().invoke(cli, ["run", "mopo", *seeds, "--run-dir", str(tmp_path / "x")])
     assert res.exit_code == 2, res.output
     assert message in res.output
     assert not (tmp_path / "x").exists()  # nothing was created
