@@ -179,13 +179,17 @@ class SeedBatchedStep:
             self.stack.params[name].grad = None
 
     def _temperature(self) -> Tensor:
+        """Each seed's alpha after its update (the actor objective reads only its own tensors)."""
         first = self.first
+        own = {n: t for n, t in self.stack.state().items() if n.startswith("actor_objective.")}
+        if not own:  # a fixed temperature held as a plain attribute: the same for every seed
+            return first.actor_objective.temperature().detach().float().expand(self.stack.k)
 
         def per_seed(state: dict[str, Tensor]) -> Tensor:
             with self.stack.swapped(state):
                 return first.actor_objective.temperature().detach().float()
 
-        return vmap_seeds(per_seed, self.stack.state())
+        return vmap_seeds(per_seed, own)
 
     def export_optimizer_states(self) -> None:
         """Each seed's optimizers get views of the stacked state (call before a checkpoint)."""
