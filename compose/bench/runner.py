@@ -22,8 +22,9 @@ from compose.bench.reference import REFERENCE, Row
 
 __all__ = ["CASES", "BenchOptions", "run_bench"]
 
-#: Case letters of issue 5: a dynamics, b MOPO update, c rollout, d MOBILE, e RSS, f FLOPs.
-CASES = ("a", "b", "c", "d", "e", "f")
+#: Case letters of issue 5: a dynamics, b MOPO update, c rollout, d MOBILE, e RSS, f FLOPs,
+#: g K seeds batched vs separate.
+CASES = ("a", "b", "c", "d", "e", "f", "g")
 
 
 @dataclass
@@ -41,6 +42,7 @@ class BenchOptions:
     shapes: str = "reference"
     omp_wait: str = "auto"
     overrides: tuple[str, ...] = ()
+    seeds_k: tuple[int, ...] = ()
 
     def resolved(self) -> tuple[int, int, int]:
         """(steps per repeat, repeats, warm-up steps)."""
@@ -147,7 +149,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
         "notes": [],
         "cases": {},
     }
-    needs_data = any(c in only for c in "abcd")
+    needs_data = any(c in only for c in "abcdg")
     data = None
     if needs_data or "e" in only:
         from compose.data.loading import load_minari
@@ -185,6 +187,14 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
         samples["mopo_phase_1000"] = samples["mopo_update_1000"].plus(samples["mopo_rollout"])
     if "mobile_update_1000" in samples and "mopo_rollout" in samples:
         samples["mobile_phase_1000"] = samples["mobile_update_1000"].plus(samples["mopo_rollout"])
+    if "g" in only:
+        from compose.bench.seeds import case_seeds, default_ks
+
+        ks = list(opts.seeds_k) or default_ks(device)
+        say(f"(g) K = {ks} seeds batched vs separate: {repeats} x {steps} steps (load {_load()})")
+        t0 = time.perf_counter()
+        result["seeds"] = case_seeds(data, settings, ks)
+        result["cases"]["g"] = {"seconds": time.perf_counter() - t0, "load_avg": _load()}
     if "e" in only:
         say(f"(e) peak RSS of a short MOPO run (child process, load {_load()})")
         rss = measure_rss(dataset_id, shapes.name, opts.threads, opts.device,

@@ -1,7 +1,7 @@
 """Seed batching's speed: K seeds' policy updates as one vmapped step vs K separate steps.
 
-``python -m compose.bench.seeds --k 1 2 4 [--recipe mopo] [--device cuda] [--json F]``
-(also ``compose bench --only g``). For each K, K copies of the recipe's parts are built at the
+``compose bench --only g [--seeds-k 1,8,32]`` (or standalone:
+``python -m compose.bench.seeds --k 1 2 4 [--recipe mobile] [--device cuda] [--json F]``). For each K, K copies of the recipe's parts are built at the
 reference shapes (their model buffers filled by one rollout each, as case (b) does), and the
 trainer's per-step work is timed: per-seed sampling from the stacked buffers, the
 :class:`compose.train.seed_step.SeedBatchedStep`, the non-finite watch. The baseline is the
@@ -17,21 +17,24 @@ import json
 from typing import Any
 
 import torch
+from rich.console import Console
+from rich.table import Table
 
+from compose.bench.cases import Settings
 from compose.bench.harness import (
     SHAPES,
     PolicyHarness,
-    Shapes,
     choose_dataset,
     load_bench_recipe,
     make_parts,
 )
+from compose.bench.report import fmt_range
 from compose.bench.timing import Sample, time_repeats
 from compose.train.buffers import SeedBuffers
 from compose.train.seed_step import SeedBatchedStep
 from compose.train.watch import NonFiniteWatch
 
-__all__ = ["SeedBatchHarness", "bench_seeds"]
+__all__ = ["SeedBatchHarness", "bench_seeds", "case_seeds", "default_ks", "seeds_table"]
 
 
 class SeedBatchHarness:
@@ -56,40 +59,66 @@ class SeedBatchHarness:
         self.watch.observe(i, self.step_fn(i, real, model), self.seeds)
 
 
-def bench_seeds(
-    ks: list[int], recipe_name: str = "mopo", device: str = "cpu", steps: int = 100,
-    repeats: int = 3, warmup: int = 10, shapes: Shapes | None = None, dataset_id: str | None = None,
-) -> dict[str, Any]:
-    """Time K = ``ks`` batched seeds against the single-seed step; returns the rows as JSON."""
-    shapes = shapes or SHAPES["reference"]
-    dataset_id = dataset_id or choose_dataset(None)[0]
-    dev = torch.device(device)
-    from compose.data.loading import load_minari
+def default_ks(device: torch.device) -> list[int]:
+    """K values measured by default: 1, 2, 4 on a CPU; 1, 8, 32 on a GPU (issue 5)."""
+    return [1, 8, 32] if device.type == "cuda" else [1, 2, 4]
 
-    data = load_minari(dataset_id, download=False).to(dev)
-    recipe = load_bench_recipe(recipe_name, dataset_id, shapes)
+
+def case_seeds(data: Any, s: Settings, ks: list[int], recipe_name: str = "mopo") -> dict[str, Any]:
+    """(g) K seeds batched vs K separate runs' steps, at the reference shapes (JSON rows)."""
+    recipe = load_bench_recipe(recipe_name, s.dataset_id, s.shapes, s.overrides)
 
     def harness(seed: int) -> PolicyHarness:
         torch.manual_seed(seed)
-        return PolicyHarness(make_parts(recipe, data, dev), recipe, shapes.batch, shapes.fill_starts)
+        parts = make_parts(recipe, data, s.device)
+        return PolicyHarness(parts, recipe, s.shapes.batch, s.shapes.fill_starts)
 
     def timed(step: Any) -> Sample:
-        return time_repeats(step, steps=steps, repeats=repeats, warmup=warmup, device=dev).scaled(
-            1000.0
-        )
+        return time_repeats(step, steps=s.steps, repeats=s.repeats, warmup=s.warmup,
+                            device=s.device).scaled(1000.0)
 
     single = timed(harness(0).step)
-    rows = [{"k": 1, "mode": "separate", "s_per_1000": single.median, "min": single.min,
-             "max": single.max}]
+    rows: list[dict[str, Any]] = [{
+        "k": 1, "mode": "separate", "s_per_1000": single.median, "min": single.min,
+        "max": single.max, "cpu": single.to_json()["cpu_median"], "s_per_1000_per_seed": single.median,
+    }]
     for k in ks:
         batched = timed(SeedBatchHarness([harness(i) for i in range(k)], recipe).step)
         rows.append({
             "k": k, "mode": "batched", "s_per_1000": batched.median, "min": batched.min,
-            "max": batched.max, "s_per_1000_per_seed": batched.median / k,
+            "max": batched.max, "cpu": batched.to_json()["cpu_median"],
+            "s_per_1000_per_seed": batched.median / k,
             "speedup_vs_separate": k * single.median / batched.median,
         })
-    return {"recipe": recipe_name, "device": str(dev), "dataset": dataset_id,
-            "batch": shapes.batch, "steps_per_repeat": steps, "repeats": repeats, "rows": rows}
+    return {"recipe": recipe_name, "batch": s.shapes.batch, "rows": rows}
+
+
+def bench_seeds(ks: list[int], recipe_name: str = "mopo", device: str = "cpu", steps: int = 100,
+                repeats: int = 3, warmup: int = 10, shapes: str = "reference") -> dict[str, Any]:
+    """:func:`case_seeds` on the bench's default dataset, standalone."""
+    dataset_id = choose_dataset(None)[0]
+    dev = torch.device(device)
+    from compose.data.loading import load_minari
+
+    data = load_minari(dataset_id, download=False).to(dev)
+    settings = Settings(steps=steps, repeats=repeats, warmup=warmup, flops=False, device=dev,
+                        shapes=SHAPES[shapes], dataset_id=dataset_id)
+    return {**case_seeds(data, settings, ks, recipe_name), "device": str(dev),
+            "dataset": dataset_id, "steps_per_repeat": steps, "repeats": repeats}
+
+
+def seeds_table(seeds: dict[str, Any]) -> Table:
+    """The (g) rows: s per 1000 batched steps, per seed, and the speed-up over separate runs."""
+    table = Table(title=f"(g) {seeds['recipe']} update, batch {seeds['batch']}: K seeds as one "
+                  "batch vs K separate runs (speed-up > 1: batching pays)", title_justify="left")
+    for name in ("K", "mode", "s / 1000 steps", "cpu", "per seed", "vs K separate"):
+        table.add_column(name, justify="right")
+    for r in seeds["rows"]:
+        speed = r.get("speedup_vs_separate")
+        table.add_row(str(r["k"]), r["mode"], fmt_range(r["s_per_1000"], r["min"], r["max"]),
+                      fmt_range(r.get("cpu"), None, None), fmt_range(r["s_per_1000_per_seed"], None, None),
+                      "" if speed is None else f"{speed:.2f}x")
+    return table
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -106,15 +135,9 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     out = bench_seeds(args.k, args.recipe, args.device, args.steps, args.repeats,
-                      shapes=SHAPES[args.shapes])
+                      shapes=args.shapes)
     out["threads"] = args.threads
-    print(f"{out['recipe']} update, batch {out['batch']}, {out['device']}, {args.threads} threads")
-    print(f"{'K':>3} {'mode':>9} {'s/1000 steps':>13} {'per seed':>9} {'vs separate':>12}")
-    for r in out["rows"]:
-        per_seed = r.get("s_per_1000_per_seed", r["s_per_1000"])
-        speed = r.get("speedup_vs_separate")
-        print(f"{r['k']:>3} {r['mode']:>9} {r['s_per_1000']:>13.2f} {per_seed:>9.2f} "
-              f"{'' if speed is None else f'{speed:.2f}x':>12}")
+    Console().print(seeds_table(out))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=2)

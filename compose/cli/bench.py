@@ -15,12 +15,13 @@ __all__ = ["bench"]
 
 _ONLY_HELP = (
     "Comma-separated cases: a dynamics training, b MOPO update, c MOPO rollout, d MOBILE update, "
-    "e peak RSS of a MOPO run, f GFLOP/s of a, b, c, d (default: all)."
+    "e peak RSS of a MOPO run, f GFLOP/s of a, b, c, d, g K seeds as one batch vs K separate "
+    "runs (default: all)."
 )
 
 
 @click.command()
-@click.option("--only", default="a,b,c,d,e,f", show_default=True, help=_ONLY_HELP)
+@click.option("--only", default="a,b,c,d,e,f,g", show_default=True, help=_ONLY_HELP)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the result as JSON to this file.")
 @click.option("--quick", is_flag=True, help="Few repeats and 50 steps per repeat (smoke/CI).")
@@ -43,9 +44,12 @@ _ONLY_HELP = (
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE",
               help="Recipe override for every case (repeatable), e.g. "
               "--set rollout.chunk_size=2000; recorded in the JSON.")
+@click.option("--seeds-k", default="", metavar="K1,K2,...",
+              help="(g) numbers of seeds to batch (default 1,2,4 on a CPU, 1,8,32 on a GPU).")
 def bench(only: str, json_path: Path | None, quick: bool, repeats: int | None,
           steps: int | None, warmup: int | None, device: str, threads: int,
-          dataset: str | None, shapes: str, omp_wait: str, overrides: tuple[str, ...]) -> None:
+          dataset: str | None, shapes: str, omp_wait: str, overrides: tuple[str, ...],
+          seeds_k: str) -> None:
     """Time dynamics training, MOPO/MOBILE updates, rollouts and peak memory.
 
     Prints our median [min-max] beside the reference implementation's figures with the
@@ -60,13 +64,25 @@ def bench(only: str, json_path: Path | None, quick: bool, repeats: int | None,
     if bad or not chosen:
         raise click.BadParameter(f"unknown case(s) {bad}; choose from {','.join(CASES)}",
                                  param_hint="--only")
+    try:
+        ks = tuple(int(k) for k in seeds_k.split(",") if k.strip())
+    except ValueError:
+        raise click.BadParameter(f"{seeds_k!r}: comma-separated positive integers, e.g. 1,2,4",
+                                 param_hint="--seeds-k") from None
+    if any(k < 1 for k in ks):
+        raise click.BadParameter(f"{seeds_k!r}: each K must be >= 1", param_hint="--seeds-k")
     console = Console(width=None if Console().is_terminal else 150)
     err = Console(stderr=True)
     opts = BenchOptions(only=chosen, quick=quick, repeats=repeats, steps=steps, warmup=warmup,
                         device=device, threads=threads, dataset=dataset, shapes=shapes,
-                        omp_wait=omp_wait, overrides=overrides)
+                        omp_wait=omp_wait, overrides=overrides, seeds_k=ks)
     result = run_bench(opts, say=lambda s: err.print(s, highlight=False))
-    console.print(bench_table(result))
+    if result["rows"]:
+        console.print(bench_table(result))
+    if "seeds" in result:
+        from compose.bench.seeds import seeds_table
+
+        console.print(seeds_table(result["seeds"]))
     for note in result["notes"]:
         console.print(f"  note: {note}", highlight=False, markup=False)
     if json_path is not None:

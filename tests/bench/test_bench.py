@@ -133,3 +133,35 @@ def test_issue_targets() -> None:
     targets = {k: r.target for k, r in REFERENCE.items() if r.target is not None}
     assert targets == {"dynamics_1000": 12.0, "mopo_update_1000": 6.0, "mopo_rollout": 5.0,
                        "mobile_update_1000": 60.0, "peak_rss_mopo": 1024.0}
+
+
+def test_seed_batching_case_g(toy_store: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from compose.cli import cli
+
+    out = tmp_path / "g.json"
+    res = CliRunner().invoke(cli, ["bench", "--only", "g", "--shapes", "toy", "--repeats", "1",
+                                   "--steps", "3", "--warmup", "1", "--device", "cpu",
+                                   "--threads", "1", "--dataset", TOY_ID, "--seeds-k", "1,3",
+                                   "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    seeds = json.loads(out.read_text())["seeds"]
+    rows = seeds["rows"]
+    assert [(r["k"], r["mode"]) for r in rows] == [(1, "separate"), (1, "batched"), (3, "batched")]
+    single = rows[0]["s_per_1000"]
+    for r in rows[1:]:
+        assert r["s_per_1000_per_seed"] == pytest.approx(r["s_per_1000"] / r["k"])
+        assert r["speedup_vs_separate"] == pytest.approx(r["k"] * single / r["s_per_1000"])
+    assert "K seeds as one batch" in res.output
+
+
+@pytest.mark.parametrize("bad", ["0", "1,x"])
+def test_cli_rejects_bad_seed_counts(bad: str) -> None:
+    from click.testing import CliRunner
+
+    from compose.cli import cli
+
+    res = CliRunner().invoke(cli, ["bench", "--only", "g", "--seeds-k", bad])
+    assert res.exit_code == 2
+    assert "--seeds-k" in res.output
