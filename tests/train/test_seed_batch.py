@@ -339,3 +339,44 @@ def test_each_seed_logs_its_own_aim_run_with_its_separate_runs_series(
         got, want = metric_values(batched_run, name), metric_values(alone_run, name)
         assert [s for s, _ in got] == [s for s, _ in want]
         assert [v for _, v in got] == pytest.approx([v for _, v in want], rel=1e-4, abs=1e-5)
+
+
+def test_ctrl_c_saves_every_seed_and_the_batch_resumes(env: dict[str, str], tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    run_dir = tmp_path / "batch"
+    args = _args("mbpo", tmp_path, "eval.every=100000", "checkpoint.every=100000")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "compose.cli", "run", "mbpo", *args, "--steps", "100000",
+         "--seeds", "2", "--run-dir", str(run_dir)],
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    deadline = time.time() + 120
+    while time.time() < deadline and not any("x2 seeds" in line for line in lines):
+        time.sleep(0.2)
+    time.sleep(1.0)  # well into the batched policy phase
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130
+    reader.join(timeout=10)
+    proc.stderr.close()  # type: ignore[union-attr]
+    assert f"resume with: compose run --resume {run_dir}" in "".join(lines)
+    steps = {torch.load(run_dir / f"seed_{s}" / "checkpoint.pt", weights_only=True)["step"]
+             for s in (0, 1)}
+    assert len(steps) == 1 and 0 < steps.pop() < 100000
+    index = json.loads((run_dir / "seeds.json").read_text())
+    assert index["status"] == ["interrupted", "interrupted"]
+    res = subprocess.run(
+        [sys.executable, "-m", "compose.cli", "run", "--resume", str(run_dir), "--steps", "10",
+         "--no-track"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    # fewer steps than done: nothing to train, each seed evaluates and keeps its step
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert json.loads((run_dir / "seeds.json").read_text())["status"] == ["finished", "finished"]
