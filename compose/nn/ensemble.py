@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from compose.nn.balanced import ensemble_affine
 from compose.nn.spectral import EnsembleSpectralNorm
 
 _ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -63,10 +64,12 @@ def ensemble_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     Why two paths: with ``out == 1`` (critic and value heads) ``baddbmm`` takes a slow
     matrix-vector path (~1.5 GFLOP/s on CPU); a batched dot product (``linalg.vecdot``) is
     3-4x faster forward and backward (PROFILE.md section 1). Same sums, fp-rounding apart.
+    Otherwise :func:`~compose.nn.balanced.ensemble_affine`: ``baddbmm``, with the members
+    balanced over CPU threads when the thread count does not divide E (7 members, 2 threads).
     """
     if weight.shape[-1] == 1:
         return torch.linalg.vecdot(x, weight.transpose(1, 2)).unsqueeze(-1) + bias
-    return torch.baddbmm(bias, x, weight)
+    return ensemble_affine(x, weight, bias)
 
 
 class EnsembleLinear(nn.Module):

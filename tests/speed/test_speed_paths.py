@@ -287,3 +287,93 @@ def test_fused_heads_equal_two_heads_forward_backward_and_without_grad(spectral_
         mu3, lv3 = dyn.forward_normalized(obs, act)
     torch.testing.assert_close(mu3, mu2.detach())
     torch.testing.assert_close(lv3, lv2.detach())
+
+
+# ------------------------------------------------------------------ members balanced over threads
+@pytest.fixture
+def two_threads_balanced(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """2 torch threads and no size threshold, so 3 members take the balanced path (2 + 1)."""
+    import compose.nn.balanced as balanced
+
+    monkeypatch.setattr(balanced, "MIN_MACS", 0)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        yield balanced
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_balanced_split_only_where_threads_do_not_divide_members(two_threads_balanced: Any) -> None:
+    split = two_threads_balanced.balanced_split
+    assert split(torch.zeros(7, 4, 5), torch.zeros(7, 5, 6)) == 6
+    assert split(torch.zeros(3, 4, 5), torch.zeros(3, 5, 6)) == 2
+    assert split(torch.zeros(2, 4, 5), torch.zeros(2, 5, 6)) is None  # 2 threads divide 2
+    assert split(torch.zeros(1, 4, 5), torch.zeros(1, 5, 6)) is None
+    torch.set_num_threads(1)
+    assert split(torch.zeros(7, 4, 5), torch.zeros(7, 5, 6)) is None
+
+
+def test_balanced_affine_equals_baddbmm_forward_backward_and_double_backward(
+    two_threads_balanced: Any,
+) -> None:
+    from compose.nn import ensemble_linear
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 9, 5, requires_grad=True)
+    w = torch.randn(3, 5, 4, requires_grad=True)
+    b = torch.randn(3, 1, 4, requires_grad=True)
+    g = torch.randn(3, 9, 4)
+    y = ensemble_linear(x, w, b)
+    assert y.grad_fn is not None and "Balanced" in type(y.grad_fn).__name__
+    grads = torch.autograd.grad(y, (x, w, b), g)
+    y_ref = torch.baddbmm(b, x, w)
+    ref = torch.autograd.grad(y_ref, (x, w, b), g)
+    torch.testing.assert_close(y, y_ref)
+    for a, r in zip(grads, ref, strict=True):
+        torch.testing.assert_close(a, r)
+    # Only the weight needs a gradient (a first layer on data), and no graph at all.
+    gw = torch.autograd.grad(ensemble_linear(x.detach(), w, b), w, g)[0]
+    torch.testing.assert_close(gw, ref[1])
+    with torch.no_grad():
+        torch.testing.assert_close(ensemble_linear(x, w, b), y_ref)
+    # Shared input [B, in] expanded over members (EnsembleMLP's 2-D input).
+    x2 = torch.randn(9, 5, requires_grad=True)
+    gx2 = torch.autograd.grad(ensemble_linear(x2.expand(3, 9, 5), w, b), x2, g)[0]
+    torch.testing.assert_close(gx2, torch.autograd.grad(torch.baddbmm(b, x2.expand(3, 9, 5), w), x2, g)[0])
+    # create_graph (the bilevel learner): second derivatives through the plain ops.
+    gx = torch.autograd.grad((ensemble_linear(x, w, b) * g).sum(), w, create_graph=True)[0]
+    gx_ref = torch.autograd.grad((torch.baddbmm(b, x, w) * g).sum(), w, create_graph=True)[0]
+    second = torch.autograd.grad(gx.pow(2).sum(), x)[0]
+    second_ref = torch.autograd.grad(gx_ref.pow(2).sum(), x)[0]
+    torch.testing.assert_close(second, second_ref)
+
+
+def test_balanced_path_stays_out_of_vmap(two_threads_balanced: Any) -> None:
+    from compose.nn import ensemble_linear
+
+    torch.manual_seed(1)
+    x, w, b = torch.randn(4, 3, 9, 5), torch.randn(4, 3, 5, 4), torch.randn(4, 3, 1, 4)
+    out = torch.func.vmap(ensemble_linear)(x, w, b)
+    torch.testing.assert_close(out, torch.baddbmm(b.flatten(0, 1), x.flatten(0, 1),
+                                                  w.flatten(0, 1)).view(4, 3, 9, 4))
+
+
+def test_dynamics_mle_step_with_balanced_members_equals_plain(two_threads_balanced: Any) -> None:
+    from components.model_learners.mle import MLEConfig
+
+    ctx = make_ctx()
+    torch.manual_seed(0)
+    dyn = tiny_ensemble(ctx)  # 3 members on 2 threads
+    batch = linear_batch(40)
+    fit_normalizer(dyn, batch)
+    ref = copy.deepcopy(dyn)
+    cols = (batch.obs, batch.actions, batch.next_obs, batch.rewards, batch.terminals)
+    idx = torch.randint(0, 40, (3, 16))
+    dyn.train()
+    ref.train()
+    MLEConfig().build(ctx).trainer(dyn, cols).step(idx)
+    two_threads_balanced.MIN_MACS = 1 << 62  # the plain baddbmm path
+    MLEConfig().build(ctx).trainer(ref, cols).step(idx)
+    for (name, a), r in zip(dyn.state_dict().items(), ref.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, r, msg=name)
