@@ -28,6 +28,7 @@ from compose.nn import (
     activate,
     activation,
     ensemble_linear,
+    weight_decay_penalty,
 )
 
 __all__ = ["GaussianEnsemble"]
@@ -216,7 +217,8 @@ class GaussianEnsemble(Dynamics):
 
     def regularization(self) -> Tensor:
         """Per-layer weight decay (MBPO schedule) + 0.01 (sum max_logvar - sum min_logvar)."""
-        decay = self.trunk.decay_loss() + self.mean_head.decay_loss() + self.logvar_head.decay_loss()
+        layers = self.linear_layers()
+        decay = weight_decay_penalty([m.weight for m in layers], [m.weight_decay for m in layers])
         bounds = self.max_logvar.sum() - self.min_logvar.sum()
         return decay + self.logvar_bound_weight * bounds
 

@@ -12,6 +12,7 @@ from compose.nn.ensemble import (
     activate,
     activation,
     ensemble_linear,
+    weight_decay_penalty,
 )
 from compose.nn.optim import make_adam
 from compose.nn.q_ensemble import QEnsemble, q_without_param_grad
@@ -43,4 +44,5 @@ __all__ = [
     "tanh_normal_log_prob",
     "tanh_normal_sample",
     "unscale_action",
+    "weight_decay_penalty",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +71,48 @@ def ensemble_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     if weight.shape[-1] == 1:
         return torch.linalg.vecdot(x, weight.transpose(1, 2)).unsqueeze(-1) + bias
     return ensemble_affine(x, weight, bias)
+
+
+class _WeightDecay(torch.autograd.Function):
+    """sum_l 0.5 c_l ||W_l||^2 with the gradient c_l W_l written by two foreach kernels."""
+
+    @staticmethod
+    def forward(coefficients: tuple[float, ...], *weights: Tensor) -> Tensor:
+        norms = torch.stack(torch._foreach_norm(list(weights), 2.0))
+        coef = torch.tensor(coefficients, dtype=norms.dtype, device=norms.device)
+        return 0.5 * torch.dot(coef, norms.pow(2))
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
+        ctx.coefficients = inputs[0]
+        ctx.save_for_backward(*inputs[1:])
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        weights = list(ctx.saved_tensors)
+        if torch.is_grad_enabled():  # create_graph: differentiable ops
+            grads = [grad * c * w for c, w in zip(ctx.coefficients, weights, strict=True)]
+        elif grad.device.type == "cpu":  # one pass: the scale as floats (no device sync on CPU)
+            g = float(grad)
+            grads = torch._foreach_mul(weights, [g * c for c in ctx.coefficients])
+        else:
+            grads = torch._foreach_mul(weights, grad)
+            torch._foreach_mul_(grads, list(ctx.coefficients))
+        return (None, *grads)
+
+
+def weight_decay_penalty(weights: Sequence[Tensor], coefficients: Sequence[float]) -> Tensor:
+    """sum_l 0.5 * c_l * ||W_l||^2 (MBPO's per-layer L2 decay), 0 when every c_l is 0.
+
+    Why one autograd node: per layer, ``c * 0.5 * W.pow(2).sum()`` is three forward and three
+    backward kernels plus a stack; for the 6 layers of the dynamics that is ~40 small ops
+    (~0.4 ms of a 12 ms model step at 2 threads). Here: one foreach norm forward, two foreach
+    multiplies backward. The value is computed from the norms (fp-rounding apart).
+    """
+    pairs = [(w, float(c)) for w, c in zip(weights, coefficients, strict=True) if c != 0.0]
+    if not pairs:
+        return torch.zeros((), device=weights[0].device if weights else None)
+    return _WeightDecay.apply(tuple(c for _, c in pairs), *(w for w, _ in pairs))
 
 
 class EnsembleLinear(nn.Module):
@@ -200,8 +243,9 @@ class EnsembleMLP(nn.Module):
         return [m for m in self.net if isinstance(m, EnsembleLinear)]
 
     def decay_loss(self) -> Tensor:
-        """Sum of the layers' weight-decay terms."""
-        return torch.stack([layer.decay_loss() for layer in self.linear_layers()]).sum()
+        """Sum of the layers' weight-decay terms (one :func:`weight_decay_penalty` call)."""
+        layers = self.linear_layers()
+        return weight_decay_penalty([m.weight for m in layers], [m.weight_decay for m in layers])
 
 
 class MLP(nn.Module):

@@ -377,3 +377,43 @@ def test_dynamics_mle_step_with_balanced_members_equals_plain(two_threads_balanc
     MLEConfig().build(ctx).trainer(ref, cols).step(idx)
     for (name, a), r in zip(dyn.state_dict().items(), ref.state_dict().values(), strict=True):
         torch.testing.assert_close(a, r, msg=name)
+
+
+# ------------------------------------------------------------------ weight decay as one node
+def test_weight_decay_penalty_equals_per_layer_sum_value_grad_and_double_backward() -> None:
+    from compose.nn import weight_decay_penalty
+
+    torch.manual_seed(3)
+    ws = [torch.randn(3, 5, 4, requires_grad=True), torch.randn(3, 4, 2, requires_grad=True),
+          torch.randn(3, 2, 1, requires_grad=True)]
+    coefs = [2.5e-5, 0.0, 1e-4]  # a zero coefficient: no term, zero gradient
+    fast = weight_decay_penalty(ws, coefs)
+    ref = sum(c * 0.5 * w.pow(2).sum() for c, w in zip(coefs, ws, strict=True))
+    torch.testing.assert_close(fast, ref)
+    g_fast = torch.autograd.grad(3.0 * fast, [ws[0], ws[2]])
+    g_ref = torch.autograd.grad(3.0 * ref, [ws[0], ws[2]])
+    for a, b in zip(g_fast, g_ref, strict=True):
+        torch.testing.assert_close(a, b)
+    # create_graph: the gradient itself differentiable (second derivative c * I).
+    (g,) = torch.autograd.grad(weight_decay_penalty(ws, coefs), [ws[0]], create_graph=True)
+    (h,) = torch.autograd.grad(g.sum(), [ws[0]])
+    torch.testing.assert_close(h, torch.full_like(ws[0], 2.5e-5))
+    assert float(weight_decay_penalty(ws, [0.0, 0.0, 0.0])) == 0.0
+
+
+def test_gaussian_ensemble_regularization_equals_layer_decay_losses() -> None:
+    ctx = make_ctx()
+    torch.manual_seed(0)
+    dyn = tiny_ensemble(ctx, spectral_norm=True)
+    dyn.eval()
+    fast = dyn.regularization()
+    ref = sum(layer.decay_loss() for layer in dyn.linear_layers())
+    ref = ref + dyn.logvar_bound_weight * (dyn.max_logvar.sum() - dyn.min_logvar.sum())
+    torch.testing.assert_close(fast, ref)
+    params = [p for p in dyn.parameters() if p.requires_grad]
+    for a, b in zip(torch.autograd.grad(fast, params, allow_unused=True),
+                    torch.autograd.grad(ref, params, allow_unused=True), strict=True):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            torch.testing.assert_close(a, b)
