@@ -2,7 +2,7 @@
 
 First choice: a real, short ``compose run`` of recipes/mopo.yaml (reduced model updates and
 policy steps, one full-size rollout round, no tracking, no model cache); its peak RSS is the
-child's ``ru_maxrss`` read with ``os.wait4``. If that command fails, the fallback child
+child's ``ru_maxrss``, read by a small launcher process that started it (see ``_LAUNCHER``). If that command fails, the fallback child
 (``python -m compose.bench.rss``) builds the parts, fits the normalizers, runs one rollout
 round and the updates, and the report says so.
 Why a child process: ``ru_maxrss`` is a high-water mark of a whole process; measuring in
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -33,28 +34,50 @@ class RssResult:
     detail: str = ""
 
 
-def _wait_rss(cmd: list[str], timeout: float, env: dict[str, str]) -> tuple[int, float, float, str]:
-    """(return code, peak RSS MiB, seconds, tail of the output) of ``cmd``."""
+#: Runs argv[1:] and reports its peak RSS. Why a launcher: a child's ``ru_maxrss`` counts
+#: the high-water mark of the address space it was exec'd from (Linux records the old mm's
+#: peak at exec, and ``subprocess`` forks or vforks from this process), so a child started by
+#: the bench would report at least the bench's own RSS (1085 MiB in session 2, 2451 MiB
+#: after case g, for a run whose own peak is ~640 MiB). The launcher is a fresh, small
+#: process; its child's peak is the run's own.
+_MARKER = "__compose_bench_child_maxrss_kib__"
+_LAUNCHER = (
+    "import resource, subprocess, sys\n"
+    "rc = subprocess.call(sys.argv[1:])\n"
+    "usage = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    f"print('\\n{_MARKER}', usage.ru_maxrss, flush=True)\n"
+    "sys.exit(rc)\n"
+)
+
+
+def _wait_rss(cmd: list[str], timeout: float, env: dict[str, str] | None) -> tuple[int, float, float, str]:
+    """(return code, peak RSS MiB, seconds, tail of the output) of ``cmd``, run by the launcher."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, *cmd], stdout=log,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)
                 pid, status, usage = os.wait4(proc.pid, 0)
                 status = 124 << 8
                 break
             time.sleep(0.05)
         proc.returncode = os.waitstatus_to_exitcode(status)
         log.seek(0)
-        tail = log.read().decode(errors="replace")[-2000:]
+        text = log.read().decode(errors="replace")
     # Linux reports ru_maxrss in KiB (macOS in bytes).
     scale = 1024.0 if sys.platform != "darwin" else 1024.0 * 1024.0
-    return proc.returncode, usage.ru_maxrss / scale, time.perf_counter() - t0, tail
+    peak = usage.ru_maxrss  # fallback: the launcher's own (an over-estimate)
+    lines = text.rstrip("\n").split("\n")
+    if lines and lines[-1].startswith(_MARKER) and lines[-1][len(_MARKER):].strip().isdigit():
+        peak = int(lines[-1][len(_MARKER):])
+        text = "\n".join(lines[:-1]).rstrip("\n") + "\n"
+    return proc.returncode, peak / scale, time.perf_counter() - t0, text[-2000:]
 
 
 def run_overrides(dataset_id: str, shapes: object, threads: int) -> list[str]:

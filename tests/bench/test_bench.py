@@ -129,6 +129,19 @@ def test_child_peak_rss_is_measured() -> None:
     assert tail.strip().startswith("39321600")
 
 
+def test_child_peak_rss_excludes_the_parents_memory() -> None:
+    """Linux records the exec'ing address space's peak in the child's ru_maxrss: the launcher
+    keeps the bench's own memory (here 400 MiB) out of the run's figure."""
+    from compose.bench.rss import _wait_rss
+
+    ballast = bytearray(400 * 2**20)
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page
+    rc, mib, _, tail = _wait_rss([sys.executable, "-c", "print('small')"], timeout=60, env=None)
+    assert rc == 0 and tail.strip() == "small"
+    assert mib < 200, mib
+    del ballast
+
+
 def test_issue_targets() -> None:
     targets = {k: r.target for k, r in REFERENCE.items() if r.target is not None}
     assert targets == {"dynamics_1000": 12.0, "mopo_update_1000": 6.0, "mopo_rollout": 5.0,
