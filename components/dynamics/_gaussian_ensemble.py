@@ -19,6 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils import parametrize
 
 from compose.kinds import BuildContext, Dynamics, ModelTransitions, Prediction
 from compose.nn import (
@@ -215,12 +216,29 @@ class GaussianEnsemble(Dynamics):
             raise ValueError(f"elite indices must be in [0, {self.members}), got {indices.tolist()}")
         self.elites.copy_(torch.sort(indices).values)
 
-    def regularization(self) -> Tensor:
-        """Per-layer weight decay (MBPO schedule) + 0.01 (sum max_logvar - sum min_logvar)."""
+    def regularization(self, optimizer_decay: bool = False) -> Tensor:
+        """Per-layer weight decay (MBPO schedule) + 0.01 (sum max_logvar - sum min_logvar).
+
+        ``optimizer_decay=True`` leaves out the layers of :meth:`optimizer_weight_decay`.
+        """
         layers = self.linear_layers()
+        if optimizer_decay:
+            layers = [m for m in layers if parametrize.is_parametrized(m, "weight")]
         decay = weight_decay_penalty([m.weight for m in layers], [m.weight_decay for m in layers])
         bounds = self.max_logvar.sum() - self.min_logvar.sum()
         return decay + self.logvar_bound_weight * bounds
+
+    def optimizer_weight_decay(self) -> list[tuple[nn.Parameter, float]]:
+        """Each plain layer weight with its decay; spectral-norm layers stay in the loss.
+
+        Why those stay: their decay acts on the normalized weight W / sigma(W), not on the
+        parameter the optimizer holds.
+        """
+        return [
+            (m.weight, float(m.weight_decay))
+            for m in self.linear_layers()
+            if m.weight_decay and not parametrize.is_parametrized(m, "weight")
+        ]
 
     def linear_layers(self) -> list[EnsembleLinear]:
         """Trunk layers then the mean and log-variance heads (for tests and inspection)."""

@@ -3,7 +3,8 @@
 Paper: MBPO (Janner et al. 2019) App. C; MOPO (Yu et al. 2020) App. C.2.
 Loss per step (all members in one forward over [E, B] gathered rows):
     loss_nll = c * mean_{e,b,d} 0.5 (z^2 + log sigma_n^2 + log 2 pi),  z = (y - mu) / sigma
-plus ``dynamics.regularization()`` and the aux losses' ``loss_*`` terms, where
+plus ``dynamics.regularization()`` and the aux losses' ``loss_*`` terms (the dynamics' plain
+layer L2 terms applied as Adam's weight decay instead: the same update), where
 c = 2E (``loss_scale: mbpo``; MBPO's sum over members of mean (z^2 + logvar)) or 1.
 z is the same in raw and normalized units, so the NLL is computed from the Prediction alone.
 Holdout MSE is measured in normalized target units: (y_n - mu_n) = z * sigma_n.
@@ -122,6 +123,8 @@ class MLEStep:
         self.widths = [obs.shape[-1], act.shape[-1], self.table.shape[-1] - obs.shape[-1] - act.shape[-1]]
         self.targets = self.table[:, -self.widths[2] :]
         self.optimizer = optimizer
+        #: The optimizer applies the dynamics' L2 terms (see MLELearner.trainer).
+        self.optimizer_decay = any(g.get("weight_decay", 0.0) for g in optimizer.param_groups)
         self.aux_optimizers = [o for aux in learner.aux_losses for o in aux.attached_optimizers()]
         self.scale = 2.0 * dynamics.members if learner.config.loss_scale == "mbpo" else 1.0
         self.updates = 0
@@ -136,7 +139,10 @@ class MLEStep:
         with parametrize.cached():
             pred = dynamics.predict(obs, act)
             nll = gaussian_nll(pred, targets).mean()
-            loss = self.scale * nll + dynamics.regularization()
+            loss = self.scale * nll + (
+                dynamics.regularization(optimizer_decay=True) if self.optimizer_decay
+                else dynamics.regularization()
+            )
         out: dict[str, Tensor] = {"nll": nll.detach()}
         if self.learner.aux_losses:
             aux_loss, terms = self.learner._aux_terms(dynamics, self.updates, idx[0], *self.columns)
@@ -288,7 +294,7 @@ class MLELearner(ModelLearner):
     def trainer(self, dynamics: Dynamics, columns: tuple[Tensor, ...]) -> MLEStep:
         """The gradient step on the training ``columns``; registers the model's Adam."""
         optimizer = self.register_optimizer(
-            "model", make_adam(list(dynamics.parameters()), self.config.lr)
+            "model", make_adam(_param_groups(dynamics), self.config.lr)
         )
         return MLEStep(self, dynamics, columns, optimizer)
 
@@ -337,6 +343,20 @@ class MLELearner(ModelLearner):
         super().load_checkpoint_state(state)
         for aux, aux_state in zip(self.aux_losses, state.get("aux_losses", []), strict=False):
             aux.load_checkpoint_state(aux_state)
+
+
+def _param_groups(dynamics: Dynamics) -> list[dict[str, Any]]:
+    """Adam parameter groups: one per decayed weight (its L2 coefficient as Adam's
+    ``weight_decay``, Dynamics.optimizer_weight_decay), then every other parameter.
+
+    Why: the same update as the L2 terms in the loss (coupled weight decay adds c * W to the
+    gradient) without their kernels; ~0.4 ms of a 12 ms model step at 2 threads.
+    """
+    decayed = dynamics.optimizer_weight_decay()
+    ids = {id(p) for p, _ in decayed}
+    rest = [p for p in dynamics.parameters() if id(p) not in ids]
+    groups: list[dict[str, Any]] = [{"params": [p], "weight_decay": c} for p, c in decayed]
+    return [*groups, {"params": rest}] if rest else groups
 
 
 def _epoch_means(sums: dict[str, Tensor], steps: int) -> dict[str, float]:

@@ -54,6 +54,20 @@ class Dynamics(Component):
     def set_elites(self, indices: torch.Tensor) -> None:
         """Choose the elite members (e.g. the best on holdout)."""
 
-    def regularization(self) -> torch.Tensor:
-        """Penalty added to every model loss (weight decay, log-variance bounds); default 0."""
+    def regularization(self, optimizer_decay: bool = False) -> torch.Tensor:
+        """Penalty added to every model loss (weight decay, log-variance bounds); default 0.
+
+        ``optimizer_decay=True``: without the L2 terms listed by :meth:`optimizer_weight_decay`
+        (the learner's optimizer applies those).
+        """
         return torch.zeros((), device=self.elites.device)
+
+    def optimizer_weight_decay(self) -> list[tuple[torch.nn.Parameter, float]]:
+        """(parameter p, c) pairs whose term 0.5 * c * ||p||^2 in :meth:`regularization` an
+        optimizer may apply as its L2 weight decay c instead; default none.
+
+        Why: Adam's (coupled) weight decay adds c * p to the gradient, the gradient of that
+        term, inside the fused update; the same update without the term's forward and
+        backward kernels. A learner that uses this calls ``regularization(optimizer_decay=True)``.
+        """
+        return []

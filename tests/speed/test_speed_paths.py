@@ -417,3 +417,37 @@ def test_gaussian_ensemble_regularization_equals_layer_decay_losses() -> None:
             assert a is None and b is None
         else:
             torch.testing.assert_close(a, b)
+
+
+# ------------------------------------------------------------------ mle: weight decay in Adam
+def test_mle_step_with_decay_in_adam_equals_decay_in_the_loss() -> None:
+    from components.model_learners._mle import gaussian_nll
+    from components.model_learners.mle import MLEConfig
+
+    ctx = make_ctx()
+    torch.manual_seed(0)
+    dyn = tiny_ensemble(ctx)  # no spectral norm: every layer's decay goes to Adam
+    batch = linear_batch(40)
+    fit_normalizer(dyn, batch)
+    ref = copy.deepcopy(dyn)
+    assert len(dyn.optimizer_weight_decay()) == len(dyn.linear_layers())
+    cols = (batch.obs, batch.actions, batch.next_obs, batch.rewards, batch.terminals)
+    trainer = MLEConfig().build(ctx).trainer(dyn, cols)
+    assert trainer.optimizer_decay
+    opt = torch.optim.Adam(ref.parameters(), lr=MLEConfig().lr)  # decay in the loss
+    targets = torch.cat([batch.next_obs - batch.obs, batch.rewards.unsqueeze(-1)], -1)
+    dyn.train()
+    ref.train()
+    for step in range(4):
+        idx = torch.randint(0, 40, (3, 16), generator=torch.Generator().manual_seed(step))
+        trainer.step(idx)
+        pred = ref.predict(batch.obs[idx], batch.actions[idx])
+        loss = 2.0 * 3 * gaussian_nll(pred, targets[idx]).mean() + ref.regularization()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for (name, a), b in zip(dyn.state_dict().items(), ref.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=name)
+    # The loss-side regularization without the optimizer's terms: the log-variance bounds only.
+    bounds = dyn.logvar_bound_weight * (dyn.max_logvar.sum() - dyn.min_logvar.sum())
+    torch.testing.assert_close(dyn.regularization(optimizer_decay=True), bounds)
