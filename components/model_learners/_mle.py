@@ -293,9 +293,11 @@ class MLELearner(ModelLearner):
 
     def trainer(self, dynamics: Dynamics, columns: tuple[Tensor, ...]) -> MLEStep:
         """The gradient step on the training ``columns``; registers the model's Adam."""
-        optimizer = self.register_optimizer(
-            "model", make_adam(_param_groups(dynamics), self.config.lr)
-        )
+        optimizer = make_adam(_param_groups(dynamics), self.config.lr)
+        held = self._pending_optimizer_states.get("model")
+        if held is not None and len(held["param_groups"]) != len(optimizer.param_groups):
+            self._pending_optimizer_states["model"] = _regrouped(held, dynamics, optimizer)
+        optimizer = self.register_optimizer("model", optimizer)
         return MLEStep(self, dynamics, columns, optimizer)
 
     def _aux_terms(
@@ -357,6 +359,21 @@ def _param_groups(dynamics: Dynamics) -> list[dict[str, Any]]:
     rest = [p for p in dynamics.parameters() if id(p) not in ids]
     groups: list[dict[str, Any]] = [{"params": [p], "weight_decay": c} for p, c in decayed]
     return [*groups, {"params": rest}] if rest else groups
+
+
+def _regrouped(held: dict[str, Any], dynamics: Dynamics, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """A model-optimizer state saved with one parameter group (before the L2 terms moved
+    into Adam: ``dynamics.parameters()`` order) re-indexed for ``optimizer``'s groups."""
+    if len(held["param_groups"]) != 1:
+        raise ValueError(
+            f"mle: the saved model optimizer has {len(held['param_groups'])} parameter groups; "
+            f"this learner builds {len(optimizer.param_groups)} (or one, from older versions)"
+        )
+    old_index = {id(p): i for i, p in enumerate(dynamics.parameters())}
+    new_order = [p for group in optimizer.param_groups for p in group["params"]]
+    state = {j: held["state"][old_index[id(p)]] for j, p in enumerate(new_order)
+             if old_index[id(p)] in held["state"]}
+    return {"state": state, "param_groups": optimizer.state_dict()["param_groups"]}
 
 
 def _epoch_means(sums: dict[str, Tensor], steps: int) -> dict[str, float]:

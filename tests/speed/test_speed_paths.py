@@ -451,3 +451,29 @@ def test_mle_step_with_decay_in_adam_equals_decay_in_the_loss() -> None:
     # The loss-side regularization without the optimizer's terms: the log-variance bounds only.
     bounds = dyn.logvar_bound_weight * (dyn.max_logvar.sum() - dyn.min_logvar.sum())
     torch.testing.assert_close(dyn.regularization(optimizer_decay=True), bounds)
+
+
+def test_mle_loads_a_model_optimizer_saved_with_one_parameter_group() -> None:
+    """Checkpoints and model-cache entries from before the decay moved into Adam."""
+    from components.model_learners.mle import MLEConfig
+
+    ctx = make_ctx()
+    torch.manual_seed(0)
+    dyn = tiny_ensemble(ctx)
+    batch = linear_batch(40)
+    fit_normalizer(dyn, batch)
+    cols = (batch.obs, batch.actions, batch.next_obs, batch.rewards, batch.terminals)
+    old = torch.optim.Adam(dyn.parameters(), lr=1e-3)  # the former single group
+    dyn.regularization().backward()
+    old.step()
+    learner = MLEConfig().build(ctx)
+    learner.load_checkpoint_state({**learner.checkpoint_state(),
+                                   "optimizers": {"model": old.state_dict()}})
+    trainer = learner.trainer(dyn, cols)
+    stepped = [p for p in dyn.parameters() if p in old.state]  # the biases had no gradient
+    assert len(stepped) == len(dyn.linear_layers()) + 2
+    for p in dyn.parameters():  # each parameter got its own moments back
+        if p in old.state:
+            torch.testing.assert_close(trainer.optimizer.state[p]["exp_avg"], old.state[p]["exp_avg"])
+        else:
+            assert p not in trainer.optimizer.state
