@@ -167,12 +167,15 @@ def test_mle_step_cached_equals_one_power_iteration_per_step() -> None:
 # ------------------------------------------------------------------ mle: aux diagnostics, checkpoint
 def _vipo_learner(ctx: Any) -> Any:
     from components.model_learners.mle import MLEConfig
+    from compose.plugins import load_plugins
 
-    return MLEConfig.model_validate({
-        "holdout": 10, "batch_size": 16, "max_updates": 6,
-        "aux_losses": [{"type": "value_inconsistency", "weight": 0.5, "hidden": [8],
-                        "samples": 2}],
-    }).build(ctx)
+    # the full registry, active: another test's isolated registry may have built the schemas
+    with load_plugins().registry.active():
+        return MLEConfig.model_validate({
+            "holdout": 10, "batch_size": 16, "max_updates": 6,
+            "aux_losses": [{"type": "value_inconsistency", "weight": 0.5, "hidden": [8],
+                            "samples": 2}],
+        }).build(ctx)
 
 
 def test_mle_logs_aux_diagnostics_and_checkpoints_aux_state() -> None:
