@@ -22,6 +22,16 @@ from compose.nn import EnsembleLinear, QEnsemble, ensemble_linear, make_adam  # 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
+def fitted_ensemble(rows: int) -> tuple[Any, Any, Any]:
+    """(ctx, a tiny seeded ensemble with its normalizer fitted, the linear batch of ``rows``)."""
+    ctx = make_ctx()
+    torch.manual_seed(0)
+    dynamics = tiny_ensemble(ctx)
+    batch = linear_batch(rows)
+    fit_normalizer(dynamics, batch)
+    return ctx, dynamics, batch
+
+
 # ------------------------------------------------------------------ EnsembleLinear, out == 1
 @pytest.mark.parametrize("out_features", [1, 5])
 def test_ensemble_linear_matches_baddbmm_forward_and_backward(out_features: int) -> None:
@@ -98,11 +108,7 @@ def _bellman(chunk_rows: int, agent: Agent, dynamics: Any, ctx: Any, batch: Any)
 def test_bellman_inconsistency_chunked_equals_unchunked_and_per_member_loop() -> None:
     from components.policies.tanh_gaussian import TanhGaussianConfig
 
-    ctx = make_ctx()
-    torch.manual_seed(0)
-    dynamics = tiny_ensemble(ctx)
-    batch = linear_batch(10)
-    fit_normalizer(dynamics, batch)
+    ctx, dynamics, batch = fitted_ensemble(10)
     dynamics.eval()
     policy = _Deterministic(TanhGaussianConfig(hidden=[8, 8]).build(ctx))
     critic = QEnsemble(3, 2, hidden=(8, 8), num_critics=2)
@@ -365,11 +371,7 @@ def test_balanced_path_stays_out_of_vmap(two_threads_balanced: Any) -> None:
 def test_dynamics_mle_step_with_balanced_members_equals_plain(two_threads_balanced: Any) -> None:
     from components.model_learners.mle import MLEConfig
 
-    ctx = make_ctx()
-    torch.manual_seed(0)
-    dyn = tiny_ensemble(ctx)  # 3 members on 2 threads
-    batch = linear_batch(40)
-    fit_normalizer(dyn, batch)
+    ctx, dyn, batch = fitted_ensemble(40)  # 3 members on 2 threads
     ref = copy.deepcopy(dyn)
     cols = (batch.obs, batch.actions, batch.next_obs, batch.rewards, batch.terminals)
     idx = torch.randint(0, 40, (3, 16))
@@ -427,11 +429,7 @@ def test_mle_step_with_decay_in_adam_equals_decay_in_the_loss() -> None:
     from components.model_learners._mle import gaussian_nll
     from components.model_learners.mle import MLEConfig
 
-    ctx = make_ctx()
-    torch.manual_seed(0)
-    dyn = tiny_ensemble(ctx)  # no spectral norm: every layer's decay goes to Adam
-    batch = linear_batch(40)
-    fit_normalizer(dyn, batch)
+    ctx, dyn, batch = fitted_ensemble(40)  # no spectral norm: every layer's decay goes to Adam
     ref = copy.deepcopy(dyn)
     assert len(dyn.optimizer_weight_decay()) == len(dyn.linear_layers())
     cols = (batch.obs, batch.actions, batch.next_obs, batch.rewards, batch.terminals)
@@ -460,11 +458,7 @@ def test_mle_loads_a_model_optimizer_saved_with_one_parameter_group() -> None:
     """Checkpoints and model-cache entries from before the decay moved into Adam."""
     from components.model_learners.mle import MLEConfig
 
-    ctx = make_ctx()
-    torch.manual_seed(0)
-    dyn = tiny_ensemble(ctx)
-    batch = linear_batch(40)
-    fit_normalizer(dyn, batch)
+    ctx, dyn, batch = fitted_ensemble(40)
     cols = (batch.obs, batch.actions, batch.next_obs, batch.rewards, batch.terminals)
     old = torch.optim.Adam(dyn.parameters(), lr=1e-3)  # the former single group
     dyn.regularization().backward()
