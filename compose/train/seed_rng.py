@@ -68,8 +68,8 @@ class PerSeedRandom:
     wrappers draw per seed only inside :meth:`batched` (the top of the vmapped function)
     and call the original everywhere else.
     Why a namespace patch and not a ``TorchFunctionMode``: a mode sees every torch call of
-    the step (~1,000 per MOPO update), which cost ~5 ms per step in Python; the patch costs
-    nothing for the other ops. A random op that is not patched still cannot slip through:
+    the step (~940 per MOPO update, each a Python call); the patch costs nothing for the
+    other ops. A random op that is not patched still cannot slip through:
     the step's vmap runs with ``randomness="error"`` (reported as :data:`UNSPLIT_MESSAGE`).
     """
 
