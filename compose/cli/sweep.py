@@ -73,6 +73,10 @@ def _is_spec_file(arg: str) -> bool:
 @click.option("--steps", type=click.IntRange(min=0), help="train.steps of every run.")
 @click.option("--quick", is_flag=True, help="compose run's quick profile for every run.")
 @click.option("--jobs", type=int, help="Runs at a time (default 1); threads per run = cores // jobs.")
+@click.option("--batch-seeds", is_flag=True,
+              help="Each grid point's seeds as one process, their policy phases batched "
+              "(compose run --seeds); for recipes whose components do not train themselves "
+              "during the policy phase.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Sweep directory (default runs/sweeps/<spec or recipe names>).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
@@ -82,7 +86,8 @@ def _is_spec_file(arg: str) -> bool:
 def run_cmd(
     ctx: click.Context, targets: tuple[str, ...], seeds: tuple[int, ...], grids: tuple[str, ...],
     overrides: tuple[str, ...], datasets: tuple[str, ...], steps: int | None, quick: bool,
-    jobs: int | None, out: Path | None, engine: str, no_track: bool, dry_run: bool,
+    jobs: int | None, batch_seeds: bool, out: Path | None, engine: str, no_track: bool,
+    dry_run: bool,
 ) -> None:
     """Run a sweep: a SPEC.yaml file, or RECIPE names/paths crossed with --seeds and --grid."""
     from compose.sweep.local import cpu_cores, run_local, threads_per_run
@@ -122,6 +127,7 @@ def run_cmd(
     spec.steps = steps if steps is not None else spec.steps
     spec.quick = quick or spec.quick
     spec.jobs = jobs if jobs is not None else spec.jobs
+    spec.batch_seeds = batch_seeds or spec.batch_seeds
     target = out or spec.out or default_out
     plans = expand(spec, target)
     click.echo(f"sweep: {len(plans)} runs in {target}; validating every recipe ...", err=True)
@@ -169,6 +175,7 @@ def _write_plan(out: Path, spec: Any, plans: list[Any], *, track: bool) -> None:
         "steps": spec.steps,
         "quick": spec.quick,
         "jobs": spec.jobs,
+        "batch_seeds": spec.batch_seeds,
         "overrides": spec.overrides,
         "runs": list(runs.values()),
     }

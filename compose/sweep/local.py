@@ -10,6 +10,10 @@ Resume rules (per run directory, so interrupting and re-running the sweep resume
 - ``finished`` with fewer steps than planned: continued with ``compose run --resume --steps``;
 - a ``checkpoint.pt`` without a finished summary (Ctrl-C, a killed process): ``--resume``;
 - otherwise: a fresh run.
+
+With ``batch_seeds`` a grid point's seeds are one process (``compose run --seeds``,
+``DIR/<label>-<grid key>-seeds/seed_<s>/``): it is skipped when every seed is, resumed as a
+batch when every seed has a checkpoint, and started afresh otherwise.
 """
 
 from __future__ import annotations
@@ -29,7 +33,10 @@ from typing import Any
 
 from compose.sweep.spec import RunPlan, SweepSpec
 
-__all__ = ["Action", "SweepOutcome", "cpu_cores", "decide", "run_local", "threads_per_run"]
+__all__ = [
+    "Action", "SweepOutcome", "Unit", "cpu_cores", "decide", "decide_unit", "run_local",
+    "threads_per_run", "units_of",
+]
 
 RUN_RECORD = "sweep_run.json"
 RUN_LOG = "sweep.log"
@@ -81,36 +88,76 @@ def decide(run_dir: Path, planned_steps: int | None) -> Action:
     return Action("start", "new")
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One process of the sweep: one run, or (``batch_seeds``) one grid point's seeds."""
+
+    name: str
+    plans: tuple[RunPlan, ...]
+    run_dir: Path
+
+    @property
+    def batched(self) -> bool:
+        """Whether the seeds of this unit train as one batch (``compose run --seeds``)."""
+        return self.run_dir != self.plans[0].run_dir
+
+
+def units_of(spec: SweepSpec, plans: list[RunPlan]) -> list[Unit]:
+    """The processes to run: a run each, or one per batch directory with ``batch_seeds``."""
+    if not spec.batch_seeds:
+        return [Unit(p.name, (p,), p.run_dir) for p in plans]
+    groups: dict[Path, list[RunPlan]] = {}
+    for plan in plans:
+        groups.setdefault(plan.run_dir.parent, []).append(plan)
+    return [Unit(d.name, tuple(ps), d) for d, ps in groups.items()]
+
+
+def decide_unit(unit: Unit, steps: dict[str, int]) -> Action:
+    """:func:`decide` per run; a batch resumes only when every seed has a checkpoint."""
+    actions = [decide(p.run_dir, steps.get(p.name)) for p in unit.plans]
+    if not unit.batched:
+        return actions[0]
+    if all(a.kind == "skip" for a in actions):
+        return Action("skip", ", ".join(dict.fromkeys(a.reason for a in actions)))
+    if all((p.run_dir / "checkpoint.pt").is_file() for p in unit.plans):
+        return Action("resume", ", ".join(dict.fromkeys(a.reason for a in actions if a.kind != "skip")))
+    return Action("start", "new")
+
+
 def build_command(
-    spec: SweepSpec, plan: RunPlan, action: Action, threads: int, track: bool,
+    spec: SweepSpec, unit: Unit, action: Action, threads: int, track: bool,
     planned_steps: int | None,
 ) -> list[str]:
-    """The ``compose run`` command line of one run."""
+    """The ``compose run`` command line of one unit (a run, or a batch of seeds)."""
+    plan = unit.plans[0]
     cmd = [sys.executable, "-m", "compose.cli", "run"]
     if action.kind == "resume":
-        cmd += ["--resume", str(plan.run_dir), "--set", f"runtime.threads={threads}"]
+        cmd += ["--resume", str(unit.run_dir), "--set", f"runtime.threads={threads}"]
         if planned_steps is not None:
             cmd += ["--steps", str(planned_steps)]
     else:
         cmd.append(plan.recipe)
         cmd += ["--set", f"runtime.threads={threads}"]
         if track:
-            cmd += ["--set", f"track.repo={spec_repo(spec, plan)}"]
+            cmd += ["--set", f"track.repo={spec_repo(spec, unit)}"]
         for o in plan.overrides:
-            cmd += ["--set", o]
+            if not (unit.batched and o.startswith("seed=")):
+                cmd += ["--set", o]
         if spec.quick:
             cmd.append("--quick")
         if spec.steps is not None:
             cmd += ["--steps", str(spec.steps)]
-        cmd += ["--run-dir", str(plan.run_dir)]
+        if unit.batched:
+            cmd += ["--seeds", *(str(p.seed) for p in unit.plans)]
+        cmd += ["--run-dir", str(unit.run_dir)]
     if not track:
         cmd.append("--no-track")
     return cmd
 
 
-def spec_repo(spec: SweepSpec, plan: RunPlan) -> str:
+def spec_repo(spec: SweepSpec, unit: Unit) -> str:
     """The sweep's Aim repo: ``DIR/aim`` (a ``track.repo`` in the overrides comes later and wins)."""
-    return str(plan.run_dir.parent / "aim")
+    return str(unit.run_dir.parent / "aim")
 
 
 @dataclass
@@ -152,19 +199,20 @@ def run_local(
     """
     steps = planned_steps or {}
     results: dict[str, tuple[Action, int | None]] = {}
-    todo: list[tuple[RunPlan, Action]] = []
-    for plan in plans:
-        action = decide(plan.run_dir, steps.get(plan.name))
-        results[plan.name] = (action, None)
+    todo: list[tuple[Unit, Action]] = []
+    for unit in units_of(spec, plans):
+        action = decide_unit(unit, steps)
+        for plan in unit.plans:
+            results[plan.name] = (action, None)
         if action.kind == "skip":
-            echo(f"skip   {plan.name} ({action.reason})")
+            echo(f"skip   {unit.name} ({action.reason})")
         else:
-            todo.append((plan, action))
+            todo.append((unit, action))
     if track and todo:
         # Create the shared repo before any run starts (runs starting together would race).
         from compose.track.aim_tracker import ensure_repo
 
-        repos = {spec_repo(spec, plan) for plan, _ in todo}
+        repos = {spec_repo(spec, unit) for unit, _ in todo}
         for repo in repos:
             if not repo.startswith("aim://"):
                 ensure_repo(repo)
@@ -172,16 +220,16 @@ def run_local(
     live: dict[str, subprocess.Popen[bytes]] = {}
     lock = threading.Lock()
 
-    def one(plan: RunPlan, action: Action) -> int | None:
+    def one(unit: Unit, action: Action) -> int | None:
         if stop.is_set():
             return None
-        plan.run_dir.mkdir(parents=True, exist_ok=True)
-        cmd = build_command(spec, plan, action, threads, track, steps.get(plan.name))
+        unit.run_dir.mkdir(parents=True, exist_ok=True)
+        cmd = build_command(spec, unit, action, threads, track, steps.get(unit.plans[0].name))
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         record: dict[str, Any] = {"command": cmd, "action": action.kind, "reason": action.reason,
                                   "threads": threads, "started": time.time()}
-        echo(f"{action.kind:6} {plan.name}" + (f" ({action.reason})" if action.kind == "resume" else ""))
-        with open(plan.run_dir / RUN_LOG, "ab") as log:
+        echo(f"{action.kind:6} {unit.name}" + (f" ({action.reason})" if action.kind == "resume" else ""))
+        with open(unit.run_dir / RUN_LOG, "ab") as log:
             log.write(f"\n$ {' '.join(cmd)}\n".encode())
             log.flush()
             with lock:
@@ -189,20 +237,20 @@ def run_local(
                     return None
                 proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                         start_new_session=True)
-                live[plan.name] = proc
+                live[unit.name] = proc
             code = proc.wait()
         with lock:
-            live.pop(plan.name, None)
+            live.pop(unit.name, None)
         record.update(exit_code=code, ended=time.time())
-        (plan.run_dir / RUN_RECORD).write_text(json.dumps(record, indent=2))
+        (unit.run_dir / RUN_RECORD).write_text(json.dumps(record, indent=2))
         word = {0: "done", 1: "failed", 2: "refused", 130: "stopped"}.get(code, "crashed")
-        echo(f"{word:6} {plan.name} (exit {code}; log {plan.run_dir / RUN_LOG})")
+        echo(f"{word:6} {unit.name} (exit {code}; log {unit.run_dir / RUN_LOG})")
         return code
 
     interrupted = False
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures: dict[Future[int | None], tuple[RunPlan, Action]] = {
-            pool.submit(one, plan, action): (plan, action) for plan, action in todo
+        futures: dict[Future[int | None], tuple[Unit, Action]] = {
+            pool.submit(one, unit, action): (unit, action) for unit, action in todo
         }
         pending = set(futures)
         while pending:
@@ -213,8 +261,9 @@ def run_local(
                 _stop_all(stop, lock, live, echo)
                 continue
             for fut in done:
-                plan, action = futures[fut]
-                results[plan.name] = (action, fut.result())
+                unit, action = futures[fut]
+                for plan in unit.plans:
+                    results[plan.name] = (action, fut.result())
     return SweepOutcome(results, interrupted)
 
 

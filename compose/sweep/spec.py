@@ -14,6 +14,8 @@ Spec file (every key but ``runs``/``recipes`` optional)::
     steps: 30000                       # train.steps (as compose run --steps)
     quick: false                       # compose run --quick
     jobs: 2
+    batch_seeds: false                 # true: each grid point's seeds in one process (compose
+                                       # run --seeds: DIR/<label>-<grid key>-seeds/seed_<s>)
     set: [eval.episodes=5]             # overrides for every run
     recipes: [mopo, mobile]            # each crossed with the top-level grid
     grid: {rollout.length: [1, 5]}
@@ -68,6 +70,7 @@ class SweepSpec:
     quick: bool = False
     jobs: int = 1
     out: Path | None = None
+    batch_seeds: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,10 @@ def load_spec(path: Path) -> SweepSpec:
     return spec_from_dict(data, where=str(path))
 
 
-_TOP_KEYS = {"out", "seeds", "datasets", "steps", "quick", "jobs", "set", "recipes", "grid", "runs"}
+_TOP_KEYS = {
+    "out", "seeds", "datasets", "steps", "quick", "jobs", "set", "recipes", "grid", "runs",
+    "batch_seeds",
+}
 _ENTRY_KEYS = {"recipe", "label", "grid", "set", "seeds"}
 
 
@@ -211,6 +217,10 @@ def spec_from_dict(data: Any, where: str = "spec") -> SweepSpec:
         problems.append(f"{where}: seeds must be a non-empty list of integers")
         seeds = [0]
     datasets = data.get("datasets") or []
+    batch_seeds = data.get("batch_seeds", False)
+    if not isinstance(batch_seeds, bool):
+        problems.append(f"{where}: batch_seeds must be true or false (got {batch_seeds!r})")
+        batch_seeds = False
     spec = SweepSpec(
         entries=entries,
         seeds=list(seeds),
@@ -220,6 +230,7 @@ def spec_from_dict(data: Any, where: str = "spec") -> SweepSpec:
         quick=bool(data.get("quick", False)),
         jobs=data.get("jobs", 1),
         out=Path(data["out"]) if data.get("out") else None,
+        batch_seeds=batch_seeds,
     )
     problems += check_numbers(spec)
     if problems:
@@ -273,8 +284,11 @@ def expand(spec: SweepSpec, out: Path) -> list[RunPlan]:
                         sets.append(f"dataset.id={dataset}")
                     sets += [f"{p}={_value_text(v)}" for p, v in grid.items()]
                     sets.append(f"seed={seed}")
+                    run_dir = out / name
+                    if spec.batch_seeds:  # the batch's directory holds seed_<s>/ per seed
+                        run_dir = out / "-".join([*parts[:-1], "seeds"]) / f"seed_{seed}"
                     plans.append(RunPlan(name, entry.label, entry.recipe, seed, dataset, grid,
-                                         tuple(sets), out / name))
+                                         tuple(sets), run_dir))
     return plans
 
 

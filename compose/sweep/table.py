@@ -33,8 +33,11 @@ def load_plan(out: Path) -> dict[str, Any]:
 def _status(run_dir: Path, summary: dict[str, Any] | None) -> str:
     if summary is not None:
         return str(summary.get("status", "?"))
+    record_file = run_dir / RUN_RECORD
+    if not record_file.is_file():  # a seed of a batch: the batch's record is one level up
+        record_file = run_dir.parent / RUN_RECORD
     try:
-        record = json.loads((run_dir / RUN_RECORD).read_text())
+        record = json.loads(record_file.read_text())
     except (OSError, ValueError):
         return "pending"
     code = record.get("exit_code")

@@ -39,11 +39,19 @@ def test_expand_is_the_cartesian_product_with_stable_names(tmp_path: Path) -> No
 def test_every_spec_problem_is_reported_at_once() -> None:
     with pytest.raises(SpecError) as err:
         spec_from_dict({"recipes": ["mopo"], "jobs": 0, "seedz": [1], "seeds": "x",
-                        "runs": [{"label": "no recipe"}]})
+                        "runs": [{"label": "no recipe"}], "batch_seeds": "yes"})
     text = "\n".join(err.value.problems)
     for piece in ("unknown key 'seedz'", "seeds must be", "runs[0]: expected a mapping with a 'recipe'",
-                  "jobs must be an integer >= 1"):
+                  "jobs must be an integer >= 1", "batch_seeds must be true or false"):
         assert piece in text
+
+
+def test_batched_seeds_share_one_directory_per_grid_point(tmp_path: Path) -> None:
+    spec = spec_from_dict({"seeds": [0, 1], "batch_seeds": True,
+                           "runs": [{"recipe": "mopo", "grid": {"rollout.length": [1, 5]}}]})
+    dirs = {p.name: p.run_dir for p in expand(spec, tmp_path)}
+    assert dirs["mopo-length=5-s1"] == tmp_path / "mopo-length=5-seeds" / "seed_1"
+    assert len({d.parent for d in dirs.values()}) == 2
 
 
 def test_validate_loads_every_expanded_recipe(tmp_path: Path) -> None:
