@@ -323,6 +323,7 @@ class Trainer:
         with self.recording():
             self.prepare()
             self.policy_phase()
+            self.end_policy_phase()
             self.finish()
         self.console.print(summary_table(self.summary))
         return self.summary
@@ -335,10 +336,13 @@ class Trainer:
             self.policy_pretrain()
         self.t_policy, self.s_policy = time.perf_counter(), self.step
 
-    def finish(self) -> None:
-        """The final evaluation and checkpoint, after the policy phase."""
+    def end_policy_phase(self) -> None:
+        """Record the policy phase's rate (before the final evaluation)."""
         policy_s = time.perf_counter() - self.t_policy
         self.summary["steps_per_s"] = (self.step - self.s_policy) / max(policy_s, 1e-9)
+
+    def finish(self) -> None:
+        """The final evaluation and checkpoint, after the policy phase."""
         episodes = self.recipe.eval.final_episodes or self.recipe.eval.episodes
         ev = self.evaluate(episodes)
         self._record_eval(self.step, ev)

@@ -144,6 +144,8 @@ class SeedBatchTrainer:
         unlogged: dict[str, torch.Tensor] = {}
         rollout_metrics: list[dict[str, torch.Tensor]] = [{} for _ in ts]
         t_log, s_log, step = time.perf_counter(), first.step, first.step
+        for t in ts:  # the batch's rate for every seed (not counting later seeds' set-up)
+            t.t_policy = t_log
         previous = signal.signal(signal.SIGINT, self._on_sigint)
         label = f"{r.name} x{len(ts)} seeds"
         try:
@@ -201,6 +203,8 @@ class SeedBatchTrainer:
             with ExitStack() as stack:
                 self._prepare(stack)
                 self.policy_phase()
+                for trainer in self.trainers:
+                    trainer.end_policy_phase()
                 self.step_fn.export_optimizer_states()
                 self._each(lambda t: t.finish())
         finally:

@@ -380,3 +380,10 @@ def test_ctrl_c_saves_every_seed_and_the_batch_resumes(env: dict[str, str], tmp_
     # fewer steps than done: nothing to train, each seed evaluates and keeps its step
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads((run_dir / "seeds.json").read_text())["status"] == ["finished", "finished"]
+
+
+def test_every_seed_reports_the_batchs_rate(in_store: None, tmp_path: Path) -> None:
+    _run("mbpo", *_args("mbpo", tmp_path), "--seeds", "3", "--run-dir", str(tmp_path / "b"))
+    rates = [json.loads((tmp_path / "b" / f"seed_{s}" / "summary.json").read_text())["steps_per_s"]
+             for s in (0, 1, 2)]
+    assert max(rates) / min(rates) < 1.05  # one clock for the batch, not per seed's set-up
