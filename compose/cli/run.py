@@ -77,17 +77,20 @@ def run(
     from compose.train.seed_batch import SEEDS_FILE, seed_dir
 
     batch_index = resume_dir / SEEDS_FILE if resume_dir is not None else None
+    resumed_seeds: list[int] | None = None  # the seeds of a batch being resumed
     if batch_index is not None and batch_index.is_file():
         if seeds:
             raise click.UsageError("--resume of a seed batch resumes all its seeds; drop --seeds")
-        seeds = tuple(json.loads(batch_index.read_text())["seeds"])
-        missing = [s for s in seeds if not (seed_dir(resume_dir, s) / "checkpoint.pt").is_file()]
+        resumed_seeds = [int(s) for s in json.loads(batch_index.read_text())["seeds"]]
+        missing = [s for s in resumed_seeds
+                   if not (seed_dir(resume_dir, s) / "checkpoint.pt").is_file()]
         if missing:
             click.echo(f"error: seeds {missing} of {resume_dir} have no checkpoint.pt; nothing "
                        "to resume (resume the others one by one: compose run --resume "
-                       f"{seed_dir(resume_dir, seeds[0])})", err=True)
+                       f"{seed_dir(resume_dir, resumed_seeds[0])})", err=True)
             raise SystemExit(EXIT_BAD_INPUT)
-        source = recipe if recipe is not None else str(seed_dir(resume_dir, seeds[0]) / "recipe.yaml")
+        first = seed_dir(resume_dir, resumed_seeds[0])
+        source = recipe if recipe is not None else str(first / "recipe.yaml")
     elif resume_dir is not None and not (resume_dir / "checkpoint.pt").is_file():
         click.echo(f"error: no checkpoint.pt in {resume_dir}; nothing to resume", err=True)
         raise SystemExit(EXIT_BAD_INPUT)
@@ -106,7 +109,7 @@ def run(
     except RecipeError as exc:
         fail_recipe(exc.lines())
     loaded, profile = profiled.loaded, profiled.overrides
-    seed_list = _seed_list(seeds, int(loaded.recipe.seed)) or loaded.recipe.seeds
+    seed_list = resumed_seeds or _seed_list(seeds, int(loaded.recipe.seed)) or loaded.recipe.seeds
     if chosen is not None:
         if profiled.applied:
             click.echo(f"{chosen} profile: --set " + " --set ".join(profiled.applied), err=True)

@@ -16,9 +16,10 @@ from torch import Tensor
 
 from compose.kinds import Batch
 
-__all__ = ["SeedBuffers", "TransitionBuffer"]
+__all__ = ["TRANSITION_FIELDS", "SeedBuffers", "TransitionBuffer"]
 
-_FIELDS = ("obs", "actions", "rewards", "next_obs", "terminals")
+#: The fields of a transition row, in :class:`Batch` order.
+TRANSITION_FIELDS = ("obs", "actions", "rewards", "next_obs", "terminals")
 
 
 class TransitionBuffer:
@@ -79,7 +80,7 @@ class TransitionBuffer:
             )
             n = self.capacity
         idx = (torch.arange(n, device=self.device) + self.ptr) % self.capacity
-        for name, value in zip(_FIELDS, (obs, actions, rewards, next_obs, terminals), strict=True):
+        for name, value in zip(TRANSITION_FIELDS, (obs, actions, rewards, next_obs, terminals), strict=True):
             dest: Tensor = getattr(self, name)
             dest.index_copy_(0, idx, value.reshape(n, *dest.shape[1:]).to(dest.dtype))
         self.ptr = (self.ptr + n) % self.capacity
@@ -107,7 +108,7 @@ class TransitionBuffer:
 
     def state_dict(self) -> dict[str, Any]:
         """The filled rows, pointer and size (tensors and ints only: loads with weights_only)."""
-        state: dict[str, Any] = {name: getattr(self, name)[: self.size].cpu() for name in _FIELDS}
+        state: dict[str, Any] = {name: getattr(self, name)[: self.size].cpu() for name in TRANSITION_FIELDS}
         state.update(ptr=self.ptr, size=self.size, capacity=self.capacity)
         return state
 
@@ -118,7 +119,7 @@ class TransitionBuffer:
                 f"buffer capacity differs: checkpoint {state['capacity']}, now {self.capacity}"
             )
         size = int(state["size"])
-        for name in _FIELDS:
+        for name in TRANSITION_FIELDS:
             getattr(self, name)[:size].copy_(state[name])
         self.size = size
         self.ptr = int(state["ptr"])
@@ -140,7 +141,7 @@ class SeedBuffers:
         first = buffers[0]
         self.rows = torch.arange(len(buffers), device=first.device).unsqueeze(1)
         self.fields: dict[str, Tensor] = {}
-        for name in _FIELDS:
+        for name in TRANSITION_FIELDS:
             if self.shared:
                 self.fields[name] = getattr(first, name)
                 continue

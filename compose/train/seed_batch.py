@@ -127,6 +127,11 @@ class SeedBatchTrainer:
                 out.append(work(trainer))
         return out
 
+    def _at(self, step: int) -> None:
+        """Tell every seed's trainer the batch's step (read by its checkpoints and summary)."""
+        for trainer in self.trainers:
+            trainer.step = step
+
     def save(self) -> list[str]:
         """Every seed's checkpoint (after checking the batch's values were all finite)."""
         self.watch.check(self.trainers[0].last_checkpoint)
@@ -161,8 +166,6 @@ class SeedBatchTrainer:
                     self.watch.observe(step, latest, self.seeds)
                     unlogged.update(latest)
                     step = done = step + 1
-                    for t in ts:
-                        t.step = done
                     if done % r.train.log_every == 0 or done == total:
                         self.watch.check(first.last_checkpoint)
                         for t in ts:
@@ -182,10 +185,13 @@ class SeedBatchTrainer:
                             t._record_eval(done, ev)
                         bar.update(done, score=_mean_score(evals))
                     if done % r.checkpoint.every == 0:
+                        self._at(done)
                         self.save()
                     if self.stop_requested:
+                        self._at(done)
                         raise Interrupted(done, str(self.run_dir) if self.save() else None)
         finally:
+            self._at(step)
             signal.signal(signal.SIGINT, previous)
 
     def _on_sigint(self, signum: int, frame: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-__all__ = ["SeedStack", "SeedStackError"]
+__all__ = ["SeedStack", "SeedStackError", "flat_params"]
 
 #: Optimizers whose update of a tensor is elementwise (no norm or statistic across entries).
 ELEMENTWISE_OPTIMIZERS = (
@@ -180,8 +180,9 @@ class SeedStack:
     @staticmethod
     def _stack_state(stacked: torch.optim.Optimizer, opts: Sequence[torch.optim.Optimizer]) -> None:
         """Stack the seeds' optimizer states (present on resume) into ``stacked``."""
-        for j, target in enumerate(p for g in stacked.param_groups for p in g["params"]):
-            states = [o.state.get(p) for o in opts for p in [_param_at(o, j)]]
+        per_seed = [flat_params(o) for o in opts]
+        for j, target in enumerate(flat_params(stacked)):
+            states = [o.state.get(params[j]) for o, params in zip(opts, per_seed, strict=True)]
             if not all(states):
                 continue
             merged: dict[str, Any] = {}
@@ -195,12 +196,13 @@ class SeedStack:
     def export_optimizer_states(self) -> None:
         """Give each seed's optimizers views of the stacked state (before a checkpoint)."""
         for stacked, per_seed in self._exported:
-            for j, target in enumerate(p for g in stacked.param_groups for p in g["params"]):
+            seed_params = [flat_params(o) for o in per_seed]
+            for j, target in enumerate(flat_params(stacked)):
                 state = stacked.state.get(target)
                 if not state:
                     continue
                 for k, opt in enumerate(per_seed):
-                    opt.state[_param_at(opt, j)] = {
+                    opt.state[seed_params[k][j]] = {
                         key: value[k] if _per_entry(key, value) else value
                         for key, value in state.items()
                     }
@@ -215,6 +217,6 @@ def _per_entry(key: str, value: Any) -> bool:
     return isinstance(value, Tensor) and key != "step"
 
 
-def _param_at(opt: torch.optim.Optimizer, j: int) -> Tensor:
-    """The ``j``-th parameter of ``opt`` over all its groups."""
-    return [p for g in opt.param_groups for p in g["params"]][j]
+def flat_params(opt: torch.optim.Optimizer) -> list[Tensor]:
+    """Every parameter of ``opt``, over all its groups in order."""
+    return [p for g in opt.param_groups for p in g["params"]]

@@ -27,9 +27,10 @@ from torch import Tensor, nn
 from torch.func import grad
 
 from compose.kinds import Batch, Component, UpdateInputs
+from compose.train.buffers import TRANSITION_FIELDS
 from compose.train.build import Parts
 from compose.train.seed_rng import PerSeedRandom, vmap_seeds
-from compose.train.seed_stack import SeedStack
+from compose.train.seed_stack import SeedStack, flat_params
 from compose.train.step import (
     actor_loss_of,
     actor_optimizers,
@@ -39,9 +40,6 @@ from compose.train.step import (
 )
 
 __all__ = ["SeedBatchedStep", "unbatchable"]
-
-_FIELDS = ("obs", "actions", "rewards", "next_obs", "terminals")
-
 
 def unbatchable(parts: Parts) -> list[str]:
     """Why ``parts`` cannot run seed-batched: one line per offending slot (empty: it can)."""
@@ -71,7 +69,10 @@ class _Slots(nn.Module):
 
 
 def _total_norm(grads: Sequence[Tensor]) -> Tensor:
-    """Same arithmetic as :func:`compose.train.step.grad_norm`: norm of per-tensor norms."""
+    """Same arithmetic as :func:`compose.train.step.grad_norm`: norm of per-tensor norms.
+
+    Why not that function: ``torch._foreach_norm`` has no vmap batching rule (torch 2.13).
+    """
     return torch.linalg.vector_norm(torch.stack([g.norm(2.0) for g in grads]), 2.0)
 
 
@@ -114,13 +115,9 @@ class SeedBatchedStep:
         with self.random:
             self._update(self.critic_opts, self.critic_names, self.critic_norm_names,
                          "grad_norm/critic", critic_loss_of, step, real, model, out)
-            if step >= self.actor_warmup:
-                self.first.critic.requires_grad_(False)
-                try:
-                    self._update(self.actor_opts, self.actor_names, self.policy_norm_names,
-                                 "grad_norm/policy", actor_loss_of, step, real, model, out)
-                finally:
-                    self.first.critic.requires_grad_(True)
+            if step >= self.actor_warmup:  # the critic's tensors are not differentiated here
+                self._update(self.actor_opts, self.actor_names, self.policy_norm_names,
+                             "grad_norm/policy", actor_loss_of, step, real, model, out)
             out["actor_objective/alpha"] = self._temperature()
         stack = self.stack
         torch._foreach_lerp_(
@@ -164,8 +161,8 @@ class SeedBatchedStep:
                 metrics[norm_key] = _total_norm([grads[n] for n in norm_names])
                 return grads, metrics
 
-        real_t = tuple(getattr(real, f) for f in _FIELDS)
-        model_t = tuple(getattr(model, f) for f in _FIELDS) if model is not None else None
+        real_t = tuple(getattr(real, f) for f in TRANSITION_FIELDS)
+        model_t = tuple(getattr(model, f) for f in TRANSITION_FIELDS) if model is not None else None
         grads, metrics = vmap_seeds(per_seed, trained, state, real_t, model_t)
         if not has_loss[-1]:
             out.update({k: v for k, v in metrics.items() if k != norm_key})
@@ -197,7 +194,7 @@ class SeedBatchedStep:
 
 
 def _names(stack: SeedStack, opts: Sequence[torch.optim.Optimizer]) -> list[str]:
-    return stack.names_of([p for o in opts for g in o.param_groups for p in g["params"]])
+    return stack.names_of([p for o in opts for p in flat_params(o)])
 
 
 def _owned_generators(parts: Sequence[Parts]) -> dict[int, list[torch.Generator]]:

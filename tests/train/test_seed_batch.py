@@ -278,6 +278,15 @@ def test_a_batch_resumes_exactly_and_its_seeds_resume_alone(in_store: None, tmp_
     _run("mopo", *args, "--seeds", "2", "--run-dir", str(whole))
     _run("mopo", *args, "--seeds", "2", "--steps", "20", "--run-dir", str(parts))
     _run("--resume", str(parts), "--steps", "40", "--no-track")
+    # a batch of one seed other than the recipe's resumes as that seed (not as a count)
+    single = tmp_path / "single"
+    _run("mopo", *args, "--seeds", "4", "7", "--steps", "20", "--run-dir", str(single))
+    (single / "seed_7").rename(tmp_path / "moved")  # leave seed 4 alone in the index
+    index = json.loads((single / "seeds.json").read_text())
+    (single / "seeds.json").write_text(json.dumps({**index, "seeds": [4]}))
+    _run("--resume", str(single), "--steps", "40", "--no-track")
+    assert torch.load(single / "seed_4" / "checkpoint.pt", weights_only=True)["step"] == 40
+    assert not (single / "seed_0").exists()
     for seed in (0, 1):
         _assert_same_checkpoints(whole / f"seed_{seed}" / "checkpoint.pt",
                                  parts / f"seed_{seed}" / "checkpoint.pt", atol=0.0)
