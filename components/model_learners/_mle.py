@@ -216,6 +216,7 @@ class MLELearner(ModelLearner):
         trainer = self.trainer(dynamics, (obs, act, nxt, rew, term))
         members, n_train = dynamics.members, obs.shape[0]
 
+        resample = self._resample(members, n_train, device)
         snapshots = _Snapshots(dynamics)
         best = torch.full((members,), float("inf"), device=device)
         since_improved, epoch = 0, 0
@@ -223,7 +224,7 @@ class MLELearner(ModelLearner):
         dynamics.train()
         try:
             while cfg.max_epochs is None or epoch < cfg.max_epochs:
-                order = self._order(members, n_train, device)
+                order = self._order(resample, members, n_train, device)
                 sums: dict[str, Tensor] = {}
                 steps = 0
                 for start in range(0, n_train, cfg.batch_size):
@@ -285,11 +286,22 @@ class MLELearner(ModelLearner):
             "elites": elites.tolist(),
         }
 
-    def _order(self, members: int, n: int, device: torch.device) -> Tensor:
-        """[E, n] row indices: a permutation per member (shuffle) or a bootstrap resample."""
-        if self.config.sampling == "bootstrap":
-            return torch.randint(n, (members, n), device=device)
-        return torch.rand(members, n, device=device).argsort(dim=1)
+    def _resample(self, members: int, n: int, device: torch.device) -> Tensor | None:
+        """[E, n] each member's bootstrap resample, drawn once per fit (None for ``shuffle``).
+
+        MBPO's and MOPO's ``bnn.py`` and OfflineRL-Kit's ``EnsembleDynamics.train`` draw the
+        bootstrap indices once, before the first epoch, and only reorder them per epoch: each
+        member keeps its own resample (about 63% of the distinct rows) for the whole fit,
+        which is what makes the members disagree away from the data.
+        """
+        if self.config.sampling != "bootstrap":
+            return None
+        return torch.randint(n, (members, n), device=device)
+
+    def _order(self, resample: Tensor | None, members: int, n: int, device: torch.device) -> Tensor:
+        """[E, n] one epoch's row indices: each member's resample (or all rows) reordered."""
+        perm = torch.rand(members, n, device=device).argsort(dim=1)
+        return perm if resample is None else resample.gather(1, perm)
 
     def trainer(self, dynamics: Dynamics, columns: tuple[Tensor, ...]) -> MLEStep:
         """The gradient step on the training ``columns``; registers the model's Adam."""

@@ -23,9 +23,11 @@ class MLEConfig(ComponentConfig):
     of 1000 transitions decides early stopping (stop once no member improved its best
     holdout MSE by more than 1% for ``patience`` epochs; every member keeps its best
     snapshot) and the ``elites`` members with the lowest holdout MSE.
-    Why: every member sees its own random order of the training set (``sampling: shuffle``,
-    as MBPO's per-member permutations; ``bootstrap`` resamples with replacement instead),
-    gathered as [E, B] indices so all members train in one batched forward.
+    Why ``sampling: bootstrap`` (default): MBPO's and MOPO's ``bnn.py`` and OfflineRL-Kit's
+    ``EnsembleDynamics`` (the code MOBILE, ROMI and DAMO build on) give each member a
+    resample of the training set drawn with replacement once per fit, reordered every epoch;
+    ``shuffle`` (every member sees every row, in its own order) is kept as an option. The
+    indices are gathered as [E, B] so all members train in one batched forward.
     """
 
     kind: ClassVar[str] = "model_learner"
@@ -44,7 +46,9 @@ class MLEConfig(ComponentConfig):
     max_epochs: int | None = Field(None, gt=0, description="cap on epochs (null: none)")
     max_updates: int | None = Field(None, gt=0, description="cap on gradient steps (null: none)")
     sampling: Literal["shuffle", "bootstrap"] = Field(
-        "shuffle", description="per-member data order: permutation (MBPO) or bootstrap"
+        "bootstrap",
+        description="per-member training rows: a bootstrap resample drawn once per fit "
+        "(MBPO/MOPO/OfflineRL-Kit code) or every row in its own order (shuffle)",
     )
     loss_scale: Literal["mbpo", "mean"] = Field(
         "mbpo",

@@ -18,8 +18,9 @@ class BellmanInconsistencyConfig(ComponentConfig):
     U(s, a) = Std_i( gamma * E_{s'_j ~ P^i(s, a), a'_j ~ pi(s'_j)} [min_k Qbar_k(s'_j, a'_j)] ),
     the expectation estimated with ``samples`` next states per member. As in Eq. 20 the
     backup has neither the predicted reward nor a (1 - done) factor.
-    Why ``members: all``: MOBILE's reference code uses every member of the ensemble, not
-    only the elites; ``elites`` is offered for ablations. Std is the sample std over members
+    Why ``members: elites`` (default): MOBILE's code (OfflineRL-Kit's ``sample_next_obss``)
+    samples the next states from the elite members only, so the std runs over the 5 elites
+    of the 7; ``all`` (every member) is kept as an option. Std is the sample std over members
     (Bessel-corrected, ``unbiased``), as torch's and the reference's default.
     Why ``chunk_rows``: the E x N x B sample rows go through the policy and the critics in
     chunks of whole model rows; each row's backups are computed from the same draws whatever
@@ -31,7 +32,7 @@ class BellmanInconsistencyConfig(ComponentConfig):
     type: Literal["bellman_inconsistency"] = "bellman_inconsistency"
     samples: int = Field(10, gt=0, description="next states N drawn per member (MOBILE: 10)")
     members: Literal["all", "elites"] = Field(
-        "all", description="ensemble members whose backups enter the std"
+        "elites", description="ensemble members whose backups enter the std (MOBILE code: elites)"
     )
     unbiased: bool = Field(True, description="Bessel-corrected std over members")
     chunk_rows: int = Field(
