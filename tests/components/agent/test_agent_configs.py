@@ -47,7 +47,7 @@ def test_log_prob_flags() -> None:
 def test_defaults_and_constraints() -> None:
     assert TanhGaussianConfig().hidden == [256, 256]
     assert BellmanInconsistencyConfig().samples == 10
-    assert BellmanInconsistencyConfig().members == "all"
+    assert BellmanInconsistencyConfig().members == "elites"  # MOBILE code: elites
     assert SacActorConfig().target_entropy == "auto"
     with pytest.raises(ValidationError):
         BellmanInconsistencyConfig(samples=0)

@@ -63,7 +63,7 @@ def _setup(members: int = 4, elites: int = 2):
 
 def test_matches_per_member_per_sample_loop() -> None:
     ctx, dynamics, agent, obs, act = _setup()
-    unc = BellmanInconsistencyConfig(samples=5).build(ctx)
+    unc = BellmanInconsistencyConfig(samples=5, members="all").build(ctx)
     torch.manual_seed(7)
     u = unc(obs, act, dynamics=dynamics, agent=agent)
     ref = loop_reference(obs, act, dynamics, agent, 5, [0, 1, 2, 3], seed=7)
@@ -72,10 +72,11 @@ def test_matches_per_member_per_sample_loop() -> None:
     assert bool((u > 0).all())
 
 
-def test_elites_option_uses_only_elites() -> None:
+def test_default_uses_only_the_elites() -> None:
+    """MOBILE's code (OfflineRL-Kit sample_next_obss) samples next states from the elites."""
     ctx, dynamics, agent, obs, act = _setup(members=5, elites=3)
     dynamics.set_elites(torch.tensor([4, 1, 2]))
-    unc = BellmanInconsistencyConfig(samples=3, members="elites").build(ctx)
+    unc = BellmanInconsistencyConfig(samples=3).build(ctx)
     torch.manual_seed(3)
     u = unc(obs, act, dynamics=dynamics, agent=agent)
     ref = loop_reference(obs, act, dynamics, agent, 3, dynamics.elites.tolist(), seed=3)

@@ -209,3 +209,51 @@ def test_progress_bar_runs_and_reports_through_the_sink() -> None:
         gaussian_ensemble(ctx), linear_system(100), sink
     )
     assert [step for _, step in sink.rows] == [1, 2]
+
+
+def test_bootstrap_is_the_default_and_each_member_keeps_one_resample() -> None:
+    """MBPO/MOPO's bnn.py and OfflineRL-Kit draw each member's resample once per fit."""
+    assert MLEConfig().sampling == "bootstrap"
+    torch.manual_seed(0)
+    data = linear_system(300)
+    ctx = make_ctx()
+    model = gaussian_ensemble(ctx, members=3, elites=2)
+    learner = MLEConfig(holdout=50, batch_size=50, max_epochs=3, patience=10).build(ctx)
+    seen: list[torch.Tensor] = []
+    make_trainer = learner.trainer
+
+    def recording_trainer(dynamics: Any, columns: Any) -> Any:
+        trainer = make_trainer(dynamics, columns)
+        step = trainer.step
+
+        def recorded(idx: torch.Tensor) -> Any:
+            seen.append(idx.clone())
+            return step(idx)
+
+        trainer.step = recorded
+        return trainer
+
+    learner.trainer = recording_trainer
+    learner.pretrain(model, data, _Recorder())
+    n_train, per_epoch = 250, 5
+    epochs = [torch.cat(seen[i : i + per_epoch], 1) for i in range(0, len(seen), per_epoch)]
+    assert len(epochs) == 3 and epochs[0].shape == (3, n_train)
+    for member in range(3):
+        rows = [e[member].sort().values for e in epochs]
+        # the same multiset of rows every epoch (one resample), in a new order ...
+        assert all(torch.equal(rows[0], r) for r in rows[1:])
+        assert not torch.equal(epochs[0][member], epochs[1][member])
+        # ... drawn with replacement: some rows twice, some not at all (~37% of them)
+        assert rows[0].unique().numel() < n_train
+    # and each member has its own resample
+    assert not torch.equal(epochs[0][0].sort().values, epochs[0][1].sort().values)
+
+
+def test_shuffle_option_gives_every_member_every_row() -> None:
+    ctx = make_ctx()
+    learner = MLEConfig(sampling="shuffle").build(ctx)
+    resample = learner._resample(3, 40, torch.device("cpu"))
+    order = learner._order(resample, 3, 40, torch.device("cpu"))
+    assert resample is None
+    for member in range(3):
+        assert torch.equal(order[member].sort().values, torch.arange(40))
