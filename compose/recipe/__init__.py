@@ -12,7 +12,7 @@ import hashlib
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from compose.recipe.composition import (
     find_recipe,
 )
 from compose.recipe.errors import Location, Problem, RecipeError
-from compose.recipe.loader import Tree
+from compose.recipe.loader import NodeLoc, PathT, Tree
 from compose.recipe.messages import problems_from_validation
 
 if TYPE_CHECKING:
@@ -50,12 +50,17 @@ COMPOSITION_KEYS = ("extends", "per_dataset")
 
 @dataclass(frozen=True)
 class LoadedRecipe:
-    """A validated recipe: the model, the resolved tree (what ``compose show`` prints), its hash."""
+    """A validated recipe: the model, the resolved tree (what ``compose show`` prints), its hash.
+
+    ``locs`` holds, per path of ``resolved``, where the layer that set it wrote it (a file
+    position or a ``--set``): what ``compose show --sources`` reports.
+    """
 
     recipe: Recipe
     resolved: dict[str, Any]
     source: Path
     hash: str
+    locs: dict[PathT, NodeLoc] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -163,5 +168,5 @@ def load_recipe(
         recipe = None
     if problems or recipe is None:
         raise RecipeError(problems)
-    return LoadedRecipe(recipe, resolved, source, recipe_hash(resolved))
+    return LoadedRecipe(recipe, resolved, source, recipe_hash(resolved), tree.locs)
 

@@ -123,11 +123,32 @@ class Profiled:
     applied: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     recipe_entries: list[str] = field(default_factory=list)
+    profile: str | None = None
+    #: recipe entry text -> the recipe line that wrote it (``profiles.<name>.<path>``).
+    entry_locations: dict[str, Any] = field(default_factory=dict)
 
     @property
     def overrides(self) -> list[str]:
         """Everything the profile set, in the order applied (for the run's record)."""
         return [*self.applied, *self.recipe_entries]
+
+    def override_origins(self, user: Sequence[str] = ()) -> dict[str, Any]:
+        """Override text -> :class:`~compose.recipe.provenance.OverrideOrigin` for the
+        profile's overrides (``compose show --sources``); the user's ``--set`` texts in
+        ``user`` stay theirs, since they are applied last.
+        """
+        from compose.recipe.provenance import OverrideOrigin
+
+        out: dict[str, Any] = {}
+        for text in self.applied:
+            out[text] = OverrideOrigin("profile", f"profile {self.profile} (global)")
+        for text in self.recipe_entries:
+            out[text] = OverrideOrigin(
+                "profile", f"profile {self.profile}", self.entry_locations.get(text)
+            )
+        for text in user:
+            out.pop(text, None)
+        return out
 
 
 def load_profiled(
@@ -166,4 +187,10 @@ def load_profiled(
                 p = Problem(loc.value, f"profiles.{profile}.{dotted}", p.message)
             fixed.append(p)
         raise RecipeError(fixed) from None
-    return Profiled(loaded, applied, skipped, entries)
+    locs = _locations(base, plugins) if own else {}
+    where = {
+        _entry_text(k, v): locs[("profiles", profile, k)].value
+        for k, v in own.items()
+        if ("profiles", profile, k) in locs
+    }
+    return Profiled(loaded, applied, skipped, entries, profile, where)

@@ -181,3 +181,25 @@ def test_show_and_validate_under_a_profile(runner: CliRunner, tmp_path: Path) ->
     assert "bad_profile.yaml:5:5: profiles.quick.train.log_evry" in res.stderr
     res = runner.invoke(cli, ["validate", str(child), "--profile", "nope"])
     assert res.exit_code == 2 and "unknown profile 'nope'" in res.stderr
+
+
+def test_show_sources_text_and_json(runner: CliRunner) -> None:
+    """--sources lists every leaf with the layer that set it; --json the same as data."""
+    import json
+
+    child = RECIPES / "valid" / "child.yaml"
+    res = runner.invoke(cli, ["show", str(child), "--sources", "--set", "train.steps=7"])
+    assert res.exit_code == 0, res.output
+    lines = {line.split()[0]: line for line in res.stdout.splitlines()[1:]}
+    assert res.stdout.startswith("# child: ") and "dataset hopper-medium" in res.stdout
+    assert "per_dataset hopper-medium]" in lines["rollout.length"]
+    assert lines["critic.lr"].endswith("valid/full.yaml:10]")
+    assert lines["train.steps"].endswith("# --set train.steps=7")
+    assert "# default of dynamics 'gaussian_ensemble'" in lines["dynamics.hidden"]
+    res = runner.invoke(cli, ["show", str(child), "--sources", "--json"])
+    assert res.exit_code == 0, res.output
+    by = {o["path"]: o for o in json.loads(res.stdout)}
+    assert by["rollout.length"]["layer"] == "per_dataset" and by["rollout.length"]["value"] == 7
+    assert by["dynamics.hidden"]["layer"] == "default"
+    res = runner.invoke(cli, ["show", str(child), "--json"])
+    assert res.exit_code == 2 and "--json goes with --sources" in res.stderr
