@@ -89,6 +89,15 @@ def _termination(env_id: str) -> Any:
         return None  # a dynamics model without a known rule never terminates (or learns it)
 
 
+def _reward(env_id: str) -> Any:
+    from compose.envs import reward_fn
+
+    try:
+        return reward_fn(env_id)
+    except ValueError:
+        return None  # no known reward: a dynamics model must learn it (checked when built)
+
+
 def build_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
     """Build all components of ``recipe`` for ``data`` (already on ``device``)."""
     info = data.info
@@ -101,6 +110,7 @@ def build_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
         gamma=float(recipe.train.gamma),
         data=data,
         termination=_termination(info.env_id),
+        reward=_reward(info.env_id),
     )
     dynamics = ctx.build(recipe.dynamics).to(device)
     ctx.dynamics = dynamics
