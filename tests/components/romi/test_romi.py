@@ -4,6 +4,7 @@ bilevel_reweighted, alternating_mle)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import subprocess
 import sys
 
@@ -300,3 +301,31 @@ def test_mle_weight_zero_is_eq6_alone(registry) -> None:
                 updates=2, batch_size=16, mle_weight=0.0).build(s.ctx)
     idle.update(_inputs(s, _batch(s)))
     assert all(torch.equal(a, b) for a, b in zip(start.values(), s.dynamics.state_dict().values(), strict=True))
+
+
+@pytest.mark.parametrize("noise", ["ball", "gaussian"])
+def test_xi_space_normalized_scales_with_the_observation_std(registry, noise: str) -> None:
+    """space: normalized draws U_xi in standardized units (RAMBO/ROMI code normalize obs):
+    the raw noise is the std-scaled ball; space: raw is the ball itself."""
+    s = make_setup(n=400)
+    scale = torch.tensor([0.1, 1.0, 10.0])
+    s.ctx.data = dataclasses.replace(s.data, obs=s.data.obs * scale)
+    std = s.ctx.data.stats().obs_std
+    spread = {}
+    for space in ("raw", "normalized"):
+        aux = _cfg(registry, "robust_value_aware", "aux_loss", xi=0.5, samples=1000, noise=noise,
+                   space=space).build(s.ctx)
+        torch.manual_seed(0)
+        _, state_noise = aux.draw_noise(s.dynamics, s.ctx.data.obs[:4])
+        unit = state_noise / std if space == "normalized" else state_noise
+        if noise == "ball":  # inside the xi-ball in the space's own units
+            assert unit.norm(dim=-1).max() <= 0.5 + 1e-5
+        spread[space] = state_noise.std(dim=(0, 1))
+    # Same draws (same seed): normalized = raw * std, per dimension.
+    torch.testing.assert_close(spread["normalized"], spread["raw"] * std, rtol=1e-4, atol=0)
+    assert spread["normalized"][2] > 50 * spread["normalized"][0]
+    assert spread["raw"].max() < 1.2 * spread["raw"].min()
+    assert _cfg(registry, "robust_value_aware", "aux_loss").space == "normalized"
+    s.ctx.data = None
+    with pytest.raises(ValueError, match="space: raw"):
+        _cfg(registry, "robust_value_aware", "aux_loss").build(s.ctx)
