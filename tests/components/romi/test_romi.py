@@ -329,3 +329,37 @@ def test_xi_space_normalized_scales_with_the_observation_std(registry, noise: st
     s.ctx.data = None
     with pytest.raises(ValueError, match="space: raw"):
         _cfg(registry, "robust_value_aware", "aux_loss").build(s.ctx)
+
+
+def test_rambo_pretraining_stops_on_the_holdout_loss(registry) -> None:
+    """pretrain_stop: holdout (RAMBO) runs the mle learner's rule, not pretrain_epochs epochs:
+    with patience 1 and an unreachable gain (99%) it stops after the second epoch."""
+    s = make_setup(n=200)
+    cfg = _cfg(registry, "alternating_mle", "model_learner", pretrain_stop="holdout",
+               pretrain_epochs=50, patience=1, improvement=0.99, holdout=40, batch_size=32)
+    learner = cfg.build(s.ctx)
+    epochs: list[int] = []
+    metrics = learner.pretrain(s.dynamics, s.data, lambda m, step: epochs.append(step))
+    assert epochs == [1, 2] and metrics["epochs"] == 2.0
+    assert len(metrics["elites"]) == s.dynamics.elites.numel()
+    # The policy phase still works after it (the learner's own Adam, its data tensors).
+    terms = learner.update(_inputs(s, _batch(s), step=0))
+    assert torch.isfinite(terms["nll"])
+    fixed = _cfg(registry, "alternating_mle", "model_learner", pretrain_epochs=3, holdout=40,
+                 batch_size=32).build(s.ctx)
+    epochs.clear()
+    fixed.pretrain(s.dynamics, s.data, lambda m, step: epochs.append(step))
+    assert epochs == [0, 1, 2]  # ROMI App. D.2: fixed epochs, the default
+
+
+def test_recipes_pretrain_stop() -> None:
+    from pathlib import Path
+
+    from compose.plugins import load_plugins
+    from compose.recipe import load_recipe
+
+    root = Path(__file__).resolve().parents[3] / "recipes"
+    plugins = load_plugins()
+    stops = {n: load_recipe(root / f"{n}.yaml", plugins=plugins).recipe.model_learner.pretrain_stop
+             for n in ("rambo", "romi", "romi_no_weighting")}
+    assert stops == {"rambo": "holdout", "romi": "epochs", "romi_no_weighting": "epochs"}
