@@ -60,9 +60,25 @@ class RobustValueAware(AuxLoss):
         self.xi = float(config.xi)
         self.samples = int(config.samples)
         self.model_samples = int(config.model_samples)
+        # Per-dimension scale of the xi-ball in raw units: the dataset's observation std
+        # (``space: normalized``) or 1 (``raw``). Derived from the data at build, not saved.
+        scale = torch.ones(ctx.obs_dim)
+        if config.space == "normalized":
+            if ctx.data is None or not hasattr(ctx.data, "stats"):
+                raise ValueError(
+                    "aux loss 'robust_value_aware': space 'normalized' measures U_xi in units "
+                    "of the dataset's observation std, but the build context has no dataset "
+                    "(ctx.data); pass one, or set space: raw"
+                )
+            scale = ctx.data.stats().obs_std.detach().float().cpu()
+        self.register_buffer("state_scale", scale.to(ctx.device), persistent=False)
 
     def draw_noise(self, dynamics: Dynamics, obs: Tensor) -> tuple[Tensor, Tensor]:
-        """(model_noise [M, E, B, do] ~ N(0, I), state_noise [N, B, do] in U_xi(0))."""
+        """(model_noise [M, E, B, do] ~ N(0, I), state_noise [N, B, do] in U_xi(0), raw units).
+
+        ``space: normalized``: the ball (or Gaussian) is drawn in standardized units and
+        multiplied by the dataset's per-dimension observation std.
+        """
         e, (b, do) = dynamics.members, obs.shape
         model_noise = torch.randn((self.model_samples, e, b, do), device=obs.device, dtype=obs.dtype)
         shape = (self.samples, b, do)
@@ -70,7 +86,7 @@ class RobustValueAware(AuxLoss):
             state_noise = ball_noise(shape, self.xi, obs.device, obs.dtype)
         else:
             state_noise = self.xi * torch.randn(shape, device=obs.device, dtype=obs.dtype)
-        return model_noise, state_noise
+        return model_noise, state_noise * self.state_scale.to(obs.dtype)
 
     def loss(self, inputs: UpdateInputs) -> dict[str, Tensor]:
         """Eq. 6 on ``inputs.real`` with fresh noise (empty without an agent)."""

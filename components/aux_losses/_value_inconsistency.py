@@ -180,7 +180,7 @@ class ValueInconsistency(AuxLoss):
         targets = mean + std * eps  # [K, E, B, do + 1]
         next_obs = obs + targets[..., : self.obs_dim]
         rewards = targets[..., self.obs_dim]
-        reward_fn = self.ctx.extras.get("reward_fn")
+        reward_fn = self.ctx.reward
         if reward_fn is not None:
             # A known (unlearned) reward has std 0: evaluate it at the sampled next state.
             known = reward_fn(obs.expand_as(next_obs), actions.expand(

@@ -33,6 +33,15 @@ class RobustValueAwareConfig(ComponentConfig):
     the model learns from this loss. The loss is summed over members (like the MLE loss).
     Why mask terminals: for a terminal s' the value target is 0 on both sides of Eq. 6 in
     the Bellman backup, so terminal rows carry no information and are left out.
+    Why ``space: normalized`` (default): the paper does not say in which units the distance
+    of U_xi is measured; ROMI is implemented on OfflineRL-Kit's RAMBO (App. D.2), whose
+    ``run_rambo.py`` standardizes every observation with the dataset's mean and std
+    (``real_buffer.normalize_obs()``) before the model, policy and critics see it, so the
+    xi-ball of Table 4 lives in standardized units. Here the ball is drawn in those units
+    and mapped back: s^ = s' + std * u, u uniform in the xi-ball (std: the dataset's
+    per-dimension observation std), i.e. an axis-aligned ellipsoid in raw units, wide along
+    high-variance dimensions (velocities) and narrow along positions. ``raw`` measures the
+    ball in raw state units (Prop. 4.1 read literally on the env's observations).
     """
 
     kind: ClassVar[str] = "aux_loss"
@@ -46,6 +55,11 @@ class RobustValueAwareConfig(ComponentConfig):
     samples: int = Field(10, ge=1, le=1024, description="N samples from U_xi(s') (ROMI Table 4)")
     noise: Literal["ball", "gaussian"] = Field(
         "ball", description="uniform in the xi-ball (Prop. 4.1), or s' + xi * N(0, I)"
+    )
+    space: Literal["normalized", "raw"] = Field(
+        "normalized",
+        description="units of the xi-ball: the dataset-standardized observations (RAMBO/ROMI "
+        "code) or raw observations",
     )
     model_samples: int = Field(
         1, ge=1, le=64, description="reparameterized next-state samples per member and row"

@@ -29,12 +29,22 @@ class MixedMinMaxTarget(CriticTarget):
     def __init__(self, config: MixedMinMaxConfig, ctx: BuildContext) -> None:
         super().__init__()
         self.config = config
+        self.uses_target_policy = config.next_action == "target_policy"
 
     @torch.no_grad()
     def target(self, agent: Agent, batch: Batch) -> Tensor:
-        """y [B] = r + gamma (1 - d) (c min + (1 - c) max)_k Qbar_k(s', a'), a' ~ pi(s')."""
+        """y [B] = r + gamma (1 - d) (c min + (1 - c) max)_k Qbar_k(s', a'), a' ~ pi_phi'(s')."""
         n = len(batch)
-        next_actions = agent.policy(batch.next_obs).actions
+        policy = agent.policy
+        if self.uses_target_policy:
+            if agent.target_policy is None:
+                raise ValueError(
+                    "critic target 'mixed_min_max': next_action 'target_policy' needs "
+                    "Agent.target_policy (the build adds it); set next_action: policy to "
+                    "draw a' from the current policy"
+                )
+            policy = agent.target_policy
+        next_actions = policy(batch.next_obs).actions
         q_next = agent.target_critic(batch.next_obs, next_actions)  # [K, B]
         v_next = mixed_min_max(q_next, self.config.c)
         rewards = batch.rewards.reshape(n).to(v_next.dtype)

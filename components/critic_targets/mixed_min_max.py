@@ -14,12 +14,14 @@ __all__ = ["MixedMinMaxConfig"]
 class MixedMinMaxConfig(ComponentConfig):
     """AMPL's conservative target y = r + gamma (c min_k Qbar_k + (1 - c) max_k Qbar_k), Huber loss.
 
-    AMPL (ampl.txt) Sec. 3.4, Eq. 12-13: a' ~ pi(s'), c = 0.75, every critic regressed on
-    the same y with the Huber loss. No entropy term (AMPL's policy is implicit).
-    Why the current policy for a': Eq. 12 writes a target policy pi_phi'; the Agent
-    contract exposes no target policy, and with tau = 5e-3 on a policy trained at lr 1e-4
-    the two differ little. Why ``huber_delta`` = 1: the usual Huber threshold (PyTorch's
-    default ``smooth_l1``/``huber_loss``); the paper does not state its value.
+    AMPL (ampl.txt) Sec. 3.4, Eq. 12-13: a' ~ pi_phi'(s'), c = 0.75, every critic regressed
+    on the same y with the Huber loss. No entropy term (AMPL's policy is implicit).
+    Why ``next_action: target_policy`` (default): Eq. 12 draws a' from the target policy
+    pi_phi', a Polyak-averaged copy of the policy (soft-updated after every actor step with
+    ``train.tau``, as the target critics are; the build adds it to the agent). ``policy``
+    (a' from the current pi_phi, this component's former reading) stays available.
+    Why ``huber_delta`` = 1: the usual Huber threshold (PyTorch's default
+    ``smooth_l1``/``huber_loss``); the paper does not state its value.
     """
 
     kind: ClassVar[str] = "critic_target"
@@ -29,6 +31,9 @@ class MixedMinMaxConfig(ComponentConfig):
     c: float = Field(0.75, ge=0.0, le=1.0, description="weight of the min over target critics (Eq. 12)")
     loss: Literal["huber", "mse"] = Field("huber", description="regression loss (Eq. 13: Huber)")
     huber_delta: float = Field(1.0, gt=0.0, description="Huber threshold")
+    next_action: Literal["target_policy", "policy"] = Field(
+        "target_policy", description="a' ~ pi_phi'(s') (Eq. 12, target policy) or the current pi(s')"
+    )
 
     def build(self, ctx: Any) -> Any:
         """Make the critic target."""

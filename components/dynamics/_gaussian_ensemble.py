@@ -44,8 +44,10 @@ class GaussianEnsemble(Dynamics):
     ``mean``/``std`` are [E, B, do + 1] (deltas then reward, raw units) and whose
     ``normalized_mean``/``logvar`` are [E, B, D] over the *learned* outputs
     (D = do + 1, or do when ``learn_reward`` is false).
-    Without a learned reward, the reward column comes from ``ctx.extras['reward_fn']``
-    (obs, act, next_obs) -> r (zeros when absent) and has std 0.
+    Without a learned reward, the reward column comes from the env's known reward
+    ``ctx.reward`` (obs, act, next_obs) -> r (:mod:`compose.envs.rewards`) and has std 0;
+    building such a model without ``ctx.reward`` is an error (it would train the agent on
+    zero rewards).
     """
 
     def __init__(self, config: Any, ctx: BuildContext) -> None:
@@ -57,9 +59,15 @@ class GaussianEnsemble(Dynamics):
         self.learn_reward = bool(config.learn_reward)
         self.target_dim = self.obs_dim + (1 if self.learn_reward else 0)
         self.termination: Callable[[Tensor, Tensor, Tensor], Tensor] | None = ctx.termination
-        self.reward_fn: Callable[[Tensor, Tensor, Tensor], Tensor] | None = ctx.extras.get(
-            "reward_fn"
-        )
+        self.reward_fn: Callable[[Tensor, Tensor, Tensor], Tensor] | None = ctx.reward
+        if not self.learn_reward and self.reward_fn is None:
+            from compose.envs.rewards import known_reward_envs
+
+            raise ValueError(
+                "dynamics.learn_reward: false needs the env's known reward r(s, a, s') "
+                "(BuildContext.reward), and this env has none; envs with a known reward: "
+                f"{known_reward_envs()}. Set dynamics.learn_reward: true for other envs."
+            )
         in_dim = self.obs_dim + self.act_dim
         hidden = list(config.hidden)
         decays = list(config.weight_decay)
@@ -150,8 +158,6 @@ class GaussianEnsemble(Dynamics):
         return Prediction(mean=mean, std=std, normalized_mean=mu, logvar=logvar)
 
     def _known_reward(self, obs: Tensor, actions: Tensor, next_obs: Tensor) -> Tensor:
-        if self.reward_fn is None:
-            return torch.zeros(next_obs.shape[:-1], dtype=next_obs.dtype, device=next_obs.device)
         return self.reward_fn(obs, actions, next_obs).to(next_obs.dtype)
 
     # ---------------------------------------------------------------- sampling

@@ -46,7 +46,8 @@ class GaussianEnsembleConfig(ComponentConfig):
     activation: Activation = Field("swish", description="hidden activation (MBPO: swish)")
     learn_reward: bool = Field(
         True,
-        description="predict r with the next state; false: reward from ctx.extras['reward_fn']",
+        description="predict r with the next state; false: the env's known reward "
+        "(compose.envs.rewards: hopper, halfcheetah, walker2d), as ROMI App. D.2 assumes",
     )
     spectral_norm: bool = Field(
         False, description="spectral norm on the mean path (MOPO's Lipschitz regularization)"

@@ -130,11 +130,16 @@ class PolicyPhaseLearner(ModelLearner):
             self.generator.set_state(state["generator"])
 
     # ---------------------------------------------------------------- pretraining
-    def pretrain(self, dynamics: Dynamics, data: Any, log: MetricsSink) -> dict[str, float]:
-        """Fixed-epoch MLE (ROMI App. D.2); returns holdout NLL/MSE of the elites."""
+    def pretrain(self, dynamics: Dynamics, data: Any, log: MetricsSink) -> dict[str, Any]:
+        """MLE pretraining: fixed epochs (ROMI App. D.2) or holdout early stopping (RAMBO).
+
+        Returns the elites' holdout NLL/MSE (fixed epochs) or the ``mle`` learner's metrics.
+        """
         self.data = data
         self._data_tensors = self._tensors(data)
         self.attach(dynamics)
+        if self.config.pretrain_stop == "holdout":
+            return self._pretrain_early_stopping(dynamics, data, log)
         t = self._data_tensors
         targets = torch.cat([t["next_obs"] - t["obs"], t["rewards"].unsqueeze(-1)], -1)
         dynamics.fit_normalizer(t["obs"], t["actions"], targets)
@@ -176,6 +181,24 @@ class PolicyPhaseLearner(ModelLearner):
                 "holdout_nll": float(nll[dynamics.elites].mean()),
                 "holdout_mse": float(mse),
             }
+        return metrics
+
+    def _pretrain_early_stopping(self, dynamics: Dynamics, data: Any, log: MetricsSink) -> dict[str, Any]:
+        """The ``mle`` learner's fit (holdout early stopping, elites), then this learner's hook."""
+        from components.model_learners._mle import MLELearner
+        from components.model_learners.mle import MLEConfig
+
+        cfg = self.config
+        mle = MLELearner(
+            MLEConfig(
+                lr=cfg.lr, batch_size=cfg.batch_size, holdout=max(int(cfg.holdout), 1),
+                patience=cfg.patience, improvement=cfg.improvement, max_epochs=cfg.max_epochs,
+                max_updates=cfg.max_updates,
+            ),
+            ctx=None,  # no aux losses to build
+        )
+        metrics = mle.pretrain(dynamics, data, log)
+        self.on_pretrain_data(self._data_tensors)
         return metrics
 
     def on_pretrain_data(self, tensors: dict[str, Tensor]) -> None:

@@ -25,15 +25,39 @@ class PolicyPhaseLearnerConfig(ComponentConfig):
     ``alternating_mle`` extend it. ``policy_phase_fields``: pretraining is plain MLE, so the
     schedule and the aux losses do not change the pretrained model (it is cached once for a
     sweep over them; compose/train/model_phase.py).
+    Why ``pretrain_stop``: RAMBO stops its initial MLE training on the held-out loss; ROMI
+    changes that to a fixed 50 epochs "since we find this could be quite time-consuming"
+    (romi.txt App. D.2). ``holdout`` runs the ``mle`` learner's rule (each member's best
+    holdout-MSE snapshot, stop after ``patience`` epochs without a relative gain of
+    ``improvement``, elites by holdout MSE) with this learner's ``lr``, ``batch_size`` and
+    ``holdout``, on an Adam of its own, as RAMBO's code trains with one optimizer for the
+    MLE fit and another for the adversarial steps.
     """
 
     policy_phase_fields: ClassVar[frozenset[str]] = frozenset({"every", "updates", "aux_losses"})
 
+    pretrain_stop: Literal["epochs", "holdout"] = Field(
+        "epochs",
+        description="epochs: pretrain_epochs of MLE, no early stopping (ROMI App. D.2); "
+        "holdout: the mle learner's early stopping on the held-out loss (RAMBO)",
+    )
     pretrain_epochs: int = Field(
-        50, ge=0, description="fixed epochs of MLE pretraining, no early stopping (ROMI App. D.2)"
+        50, ge=0, description="fixed epochs of MLE pretraining (pretrain_stop: epochs)"
     )
     holdout: int = Field(
         1000, ge=0, description="transitions held out of pretraining to choose elites and report"
+    )
+    patience: int = Field(
+        5, gt=0, description="pretrain_stop holdout: epochs without improvement before stopping"
+    )
+    improvement: float = Field(
+        0.01, ge=0.0, lt=1.0, description="pretrain_stop holdout: relative gain that counts"
+    )
+    max_epochs: int | None = Field(
+        None, gt=0, description="pretrain_stop holdout: cap on epochs (null: none)"
+    )
+    max_updates: int | None = Field(
+        None, gt=0, description="pretrain_stop holdout: cap on gradient steps (null: none)"
     )
     batch_size: int = Field(256, gt=0, description="model batch size (ROMI Table 3)")
     lr: float = Field(3e-4, gt=0.0, lt=1.0, description="model Adam learning rate (ROMI Table 3)")

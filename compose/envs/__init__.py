@@ -1,6 +1,7 @@
-"""Evaluation environments: termination functions, reference scores, the evaluator.
+"""Evaluation environments: termination and reward functions, reference scores, the evaluator.
 
-``reference`` is torch-free; ``termination`` and ``evaluate`` import torch.
+``reference`` and ``rewards`` are torch-free at import; ``termination`` and ``evaluate``
+import torch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from compose.envs.reference import (
 
 if TYPE_CHECKING:
     from compose.envs.evaluation import EvalResult, evaluate
+    from compose.envs.rewards import reward_fn
     from compose.envs.termination import termination_fn
 
 __all__ = [
@@ -29,12 +31,14 @@ __all__ = [
     "env_id_for",
     "evaluate",
     "normalized_score",
+    "reward_fn",
     "termination_fn",
 ]
 
 _LAZY = {
     "EvalResult": "compose.envs.evaluation",
     "evaluate": "compose.envs.evaluation",
+    "reward_fn": "compose.envs.rewards",
     "termination_fn": "compose.envs.termination",
 }
 

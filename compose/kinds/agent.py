@@ -26,7 +26,9 @@ class Agent:
     """The actor-critic pieces a critic target, actor objective or uncertainty may read.
 
     ``temperature()`` returns the current entropy coefficient alpha (detached), owned by the
-    actor objective; critic targets use it in the soft Bellman target.
+    actor objective; critic targets use it in the soft Bellman target. ``target_policy`` is
+    a Polyak-averaged copy of the policy (pi_phi'), present when the critic target asks for
+    one (``CriticTarget.uses_target_policy``; AMPL Eq. 12), else None.
     """
 
     policy: Policy
@@ -34,3 +36,4 @@ class Agent:
     target_critic: QEnsemble
     gamma: float
     temperature: Callable[[], torch.Tensor]
+    target_policy: Policy | None = None

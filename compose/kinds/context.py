@@ -26,8 +26,10 @@ class BuildContext:
     """Facts and dependencies a component's ``build`` may use.
 
     ``data`` is the offline dataset (:class:`compose.data.OfflineData`); ``termination`` maps
-    (obs, act, next_obs) -> bool done; ``dynamics``, ``policy`` and ``agent`` are set once
-    built, for components that depend on them.
+    (obs, act, next_obs) -> bool done; ``reward`` maps (obs, act, next_obs) -> r [...] for
+    envs with a known reward (:mod:`compose.envs.rewards`; None otherwise), read by a
+    dynamics model that does not learn the reward; ``dynamics``, ``policy`` and ``agent``
+    are set once built, for components that depend on them.
     """
 
     obs_dim: int
@@ -38,6 +40,7 @@ class BuildContext:
     gamma: float = 0.99
     data: Any = None
     termination: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    reward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     dynamics: Dynamics | None = None
     agent: Agent | None = None
     extras: dict[str, Any] = field(default_factory=dict)

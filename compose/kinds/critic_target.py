@@ -19,9 +19,13 @@ class CriticTarget(Component):
     Used by: ``sac`` (min double-Q soft target), MOBILE ``penalized_sac`` (minus beta u on
     model rows), AMPL ``mixed_min_max`` (Huber), DAMO ``fdiv_dual``. ``loss`` returns at
     least ``loss_critic`` plus diagnostics (q means, target means, penalties).
+    ``uses_target_policy``: set True (per instance, from the config) to have the build add
+    a target policy to the agent (``Agent.target_policy``, soft-updated after every actor
+    step with ``train.tau``).
     """
 
     needs_log_prob: ClassVar[bool] = True
+    uses_target_policy: bool = False
 
     @abstractmethod
     def loss(self, inputs: UpdateInputs) -> dict[str, torch.Tensor]:

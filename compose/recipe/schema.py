@@ -232,6 +232,29 @@ class Recipe(Section):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _known_reward(self) -> Recipe:
+        """A dynamics model that does not learn r needs the dataset env's known reward.
+
+        Why here: without it the model would hand the agent zero rewards (ROMI App. D.2
+        assumes a known r; compose.envs.rewards has them for some envs). A dataset whose
+        env cannot be read from its config is checked when the dynamics is built.
+        """
+        if getattr(self.dynamics, "learn_reward", True):
+            return self
+        from compose.envs.rewards import REWARD_ENVS, known_reward_envs
+
+        env = _dataset_env(self.dataset)
+        if env is None or env in REWARD_ENVS:
+            return self
+        raise PydanticCustomError(
+            "unknown_reward",
+            "dynamics.learn_reward: false needs a known reward r(s, a, s') for the dataset's "
+            "env '{env}', and it has none; envs with a known reward: {known}. Set "
+            "dynamics.learn_reward: true (the model predicts r) for this dataset",
+            {"env": env, "known": known_reward_envs()},
+        )
+
     def slot_configs(self) -> dict[str, Any]:
         """Every component config of this recipe, by slot path (for logging and docs)."""
         out: dict[str, Any] = {s: getattr(self, s) for s in self.SLOTS}
@@ -240,6 +263,23 @@ class Recipe(Section):
         for i, c in enumerate(self.actor.aux_losses):
             out[f"actor.aux_losses.{i}"] = c
         return out
+
+
+def _dataset_env(dataset: Any) -> str | None:
+    """The env a dataset config names: its ``env_id``, or the env part of a Minari id
+    (mujoco/hopper/medium-v0 -> hopper); the short name when known, else the raw name;
+    None when the config does not say (then the dataset's own metadata decides at build).
+    """
+    from compose.envs.reference import short_env_name
+
+    env_id = getattr(dataset, "env_id", None)
+    if isinstance(env_id, str):
+        return short_env_name(env_id) or env_id
+    dataset_id = getattr(dataset, "id", None)
+    if isinstance(dataset_id, str) and dataset_id.count("/") >= 2:
+        env = dataset_id.split("/")[-2]
+        return short_env_name(env) or env
+    return None
 
 
 _SECTIONS: tuple[type[BaseModel], ...] = (

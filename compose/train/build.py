@@ -2,7 +2,8 @@
 
 Order: dataset -> BuildContext -> dynamics -> model learner (builds its model aux losses) ->
 policy -> critic ensemble, target critic and its Adam -> actor objective -> Agent ->
-critic target, reward shaper, critic and actor aux losses; the policy's Adam last.
+critic target (and a target policy if it uses one), reward shaper, critic and actor aux
+losses; the policy's Adam last.
 Why: each component receives what it depends on through the context, never globals, so the
 same build works for any recipe (no algorithm names here).
 """
@@ -53,6 +54,7 @@ class Parts:
     reward_shaper: RewardShaper
     critic_aux: nn.ModuleList
     actor_aux: nn.ModuleList
+    target_policy: Policy | None = None
 
     def components(self) -> dict[str, Component]:
         """Every component by its slot path (what checkpoints and metrics are keyed by)."""
@@ -89,6 +91,15 @@ def _termination(env_id: str) -> Any:
         return None  # a dynamics model without a known rule never terminates (or learns it)
 
 
+def _reward(env_id: str) -> Any:
+    from compose.envs import reward_fn
+
+    try:
+        return reward_fn(env_id)
+    except ValueError:
+        return None  # no known reward: a dynamics model must learn it (checked when built)
+
+
 def build_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
     """Build all components of ``recipe`` for ``data`` (already on ``device``)."""
     info = data.info
@@ -101,6 +112,7 @@ def build_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
         gamma=float(recipe.train.gamma),
         data=data,
         termination=_termination(info.env_id),
+        reward=_reward(info.env_id),
     )
     dynamics = ctx.build(recipe.dynamics).to(device)
     ctx.dynamics = dynamics
@@ -122,6 +134,10 @@ def build_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
     )
     ctx.agent = agent
     critic_target = ctx.build(recipe.critic_target).to(device)
+    target_policy = None
+    if critic_target.uses_target_policy:
+        target_policy = copy.deepcopy(policy).requires_grad_(False)
+        agent.target_policy = target_policy
     reward_shaper = ctx.build(recipe.reward_shaper).to(device)
     critic_aux = nn.ModuleList([ctx.build(c) for c in recipe.critic.aux_losses]).to(device)
     actor_aux = nn.ModuleList([ctx.build(c) for c in recipe.actor.aux_losses]).to(device)
@@ -142,4 +158,5 @@ def build_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
         reward_shaper=reward_shaper,
         critic_aux=critic_aux,
         actor_aux=actor_aux,
+        target_policy=target_policy,
     )

@@ -184,6 +184,10 @@ class Trainer:
         bad = {f"policy_pretrain/{k}": v for k, v in final.items() if not math.isfinite(v)}
         if bad:
             raise NonFiniteError(0, bad, None)
+        if self.parts.target_policy is not None:  # pi_phi' starts at the cloned policy
+            from compose.nn import hard_update_
+
+            hard_update_(self.parts.target_policy, self.parts.policy)
         self.pretrain_metrics = final
         self.console.print(
             f"policy pretraining: loss_bc {final['initial_loss_bc']:.4g} -> "

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from compose.nn import hard_update_
 from compose.train.buffers import TransitionBuffer
 from compose.train.build import Parts
 from compose.train.checkpoint import compare_meta, load_checkpoint, load_component_state
@@ -111,6 +112,9 @@ def run_state(
         "components": {slot: c.checkpoint_state() for slot, c in parts.components().items()},
         "critic": parts.critic.state_dict(),
         "target_critic": parts.target_critic.state_dict(),
+        "target_policy": (
+            parts.target_policy.state_dict() if parts.target_policy is not None else None
+        ),
         "optimizers": {
             "critic": parts.critic_optim.state_dict(),
             "policy": parts.policy_optim.state_dict(),
@@ -135,6 +139,12 @@ def restore_run_state(
         load_component_state(comps[slot], comp_state)
     parts.critic.load_state_dict(state["critic"])
     parts.target_critic.load_state_dict(state["target_critic"])
+    if parts.target_policy is not None:
+        saved = state.get("target_policy")
+        if saved is not None:
+            parts.target_policy.load_state_dict(saved)
+        else:  # a checkpoint from before target policies: start it at the policy
+            hard_update_(parts.target_policy, parts.policy)
     parts.critic_optim.load_state_dict(state["optimizers"]["critic"])
     parts.policy_optim.load_state_dict(state["optimizers"]["policy"])
     if state.get("model_buffer") is not None:

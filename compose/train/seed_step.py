@@ -49,6 +49,8 @@ def unbatchable(parts: Parts) -> list[str]:
             "model_learner: trains the dynamics during the policy phase (its own optimizer "
             "steps inside the update)"
         )
+    if parts.target_policy is not None:
+        reasons.append("critic_target: reads a target policy (pi_phi'), which is not stacked")
     for slot, component in parts.components().items():
         if slot in ("dynamics", "model_learner", "policy"):
             continue

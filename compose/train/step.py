@@ -1,10 +1,15 @@
 """One policy-phase gradient step: critic, actor, temperature, targets, model learner.
 
-The step reads top to bottom: aux/shaper updates, critic loss (critic target + critic aux
-losses) and step, actor loss (actor objective + actor aux losses) and step, Polyak target
-update, model-learner update. It returns every term and gradient norm as device tensors
-keyed ``<slot>/<term>``; nothing here synchronizes with the host.
-Reference: SAC (Haarnoja et al. 2018) Algorithm 1, as used by MBPO/MOPO/MOBILE.
+The step reads top to bottom: shaper and critic aux updates, critic loss (critic target +
+critic aux losses) and step, actor aux updates (e.g. AMPL's discriminator), actor loss
+(actor objective + actor aux losses) and step, Polyak target updates (critics; the target
+policy when there is one), model-learner update. It returns every term and gradient norm as
+device tensors keyed ``<slot>/<term>``; nothing here synchronizes with the host.
+Reference: SAC (Haarnoja et al. 2018) Algorithm 1, as used by MBPO/MOPO/MOBILE; the actor
+aux updates sit between the critic and the actor steps as in AMPL's Algorithm 1 (critic,
+then D_psi, then pi_phi). Why there: an actor aux loss trains what the actor's loss reads;
+the critic's loss reads none of it, so before this order (actor aux updates first) the
+same updates ran and only the random draws came in another order.
 """
 
 from __future__ import annotations
@@ -140,9 +145,6 @@ class UpdateStep:
         for i, aux in enumerate(p.critic_aux):
             scalars_into(f"critic.aux_losses.{i}", aux.update(inputs), out)
         train_actor = inputs.step >= self.actor_warmup
-        if train_actor:
-            for i, aux in enumerate(p.actor_aux):
-                scalars_into(f"actor.aux_losses.{i}", aux.update(inputs), out)
 
         # critic: target + aux terms, one backward, critic Adam + attached optimizers
         for opt in self.critic_opts:
@@ -155,10 +157,14 @@ class UpdateStep:
                 opt.step()
 
         if train_actor:  # critic warm-up (train.actor_warmup) leaves the actor as it is
+            for i, aux in enumerate(p.actor_aux):  # AMPL Algorithm 1: D_psi after the critic
+                scalars_into(f"actor.aux_losses.{i}", aux.update(inputs), out)
             self._actor_step(inputs, out)
         out["actor_objective/alpha"] = p.actor_objective.temperature().detach().float()
 
         soft_update_(p.target_critic, p.critic, self.tau)
+        if p.target_policy is not None:
+            soft_update_(p.target_policy, p.policy, self.tau)
         scalars_into("model_learner", p.model_learner.update(inputs), out)
         return out
 

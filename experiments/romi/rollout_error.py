@@ -1,7 +1,7 @@
 """ROMI Fig. 2 in miniature: multi-step model rollout error vs horizon, with vs without weighting.
 
 romi.txt Sec. 5.2 / Fig. 2 compares the k-step prediction error of the dynamics trained by
-ROMI (bilevel adaptive weighting) and by "ROMI w/o adaptive weighting" (MLE + L_RVL). Here:
+ROMI (bilevel adaptive weighting) and by "ROMI w/o adaptive weighting" (L_RVL alone). Here:
 start at N dataset states whose next H transitions stay inside one episode, replay the
 dataset's own actions through the model open loop for k = 1..H steps, and compare the
 predicted states with the dataset's true states: MSE over state dimensions, in raw units and
@@ -22,8 +22,9 @@ rollouts do (a random elite per row and step, Gaussian noise).
         --horizon 20 --starts 1000 --out experiments/romi/results/rollout_error
     python experiments/romi/rollout_error.py --run romi=RUN_DIR --run romi_no_weighting=RUN_DIR2 ...
 
-Writes OUT.json (per label: mean and std over runs of the error at each k; per run too) and
-OUT.png (error vs k, one line per label, shaded +- std over runs/seeds).
+Writes OUT.json (per label, or per label and dataset when the runs cover several datasets:
+mean and std over runs of the error at each k; per run too) and OUT.png (error vs k, one line
+per group, shaded +- std over runs/seeds).
 """
 
 from __future__ import annotations
@@ -155,10 +156,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:24s} {run_dir}: nmse k=1 {errs['nmse'][0]:.4g}, k={args.horizon} "
               f"{errs['nmse'][-1]:.4g}", file=sys.stderr)
 
-    labels = list(dict.fromkeys(r["label"] for r in per_run))
+    # One curve per label, or per (label, dataset) when the runs cover several datasets.
+    several = len({r["dataset"] for r in per_run}) > 1
+    for r in per_run:
+        r["group"] = f"{r['label']} ({r['dataset']})" if several else r["label"]
+    labels = list(dict.fromkeys(r["group"] for r in per_run))
     summary_out: dict[str, Any] = {}
     for label in labels:
-        rs = [r for r in per_run if r["label"] == label]
+        rs = [r for r in per_run if r["group"] == label]
         entry: dict[str, Any] = {"n_runs": len(rs)}
         for metric in ("mse", "nmse"):
             cols = list(zip(*(r[metric] for r in rs), strict=True))

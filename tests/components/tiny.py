@@ -23,9 +23,10 @@ def make_ctx(
     act_dim: int = 2,
     gamma: float = 0.99,
     termination: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    reward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     **extras: Any,
 ) -> BuildContext:
-    """A BuildContext on CPU with actions in [-1, 1]."""
+    """A BuildContext on CPU with actions in [-1, 1]; ``reward``: a known r(s, a, s')."""
     return BuildContext(
         obs_dim=obs_dim,
         act_dim=act_dim,
@@ -34,6 +35,7 @@ def make_ctx(
         device=torch.device("cpu"),
         gamma=gamma,
         termination=termination,
+        reward=reward,
         extras=dict(extras),
     )
 

@@ -27,3 +27,46 @@ def test_shipped_recipe_validates(path: Path) -> None:
     except RecipeError as exc:
         pytest.fail(f"{path.name} is invalid:\n" + "\n".join(exc.lines()))
     assert loaded.recipe.name
+
+
+def _plugins():  # noqa: ANN202
+    from compose.plugins import load_plugins
+
+    plugins = load_plugins()
+    if not plugins.registry.names("dataset"):
+        pytest.skip(f"no dataset source registered yet: {[str(e) for e in plugins.errors]}")
+    return plugins
+
+
+@pytest.mark.parametrize("name", ["romi", "romi_no_weighting"])
+def test_romi_uses_the_known_reward(name: str) -> None:
+    """ROMI App. D.2: r is known, the model predicts s' only (learn_reward: false)."""
+    loaded = load_recipe(ROOT / "recipes" / f"{name}.yaml", plugins=_plugins())
+    assert loaded.recipe.dynamics.learn_reward is False
+
+
+@pytest.mark.parametrize("dataset", ["mujoco/ant/medium-v0", "mujoco/pen/human-v2"])
+def test_learn_reward_false_without_known_reward_is_refused(dataset: str) -> None:
+    """Before: such a recipe validated, and the model gave the agent zero rewards."""
+    with pytest.raises(RecipeError) as info:
+        load_recipe(
+            ROOT / "recipes" / "mopo.yaml",
+            ["dynamics.learn_reward=false", f"dataset.id={dataset}"],
+            plugins=_plugins(),
+        )
+    text = "\n".join(info.value.lines())
+    assert "dynamics.learn_reward: false" in text
+    assert "hopper (Hopper-v5), halfcheetah (HalfCheetah-v5), walker2d (Walker2d-v5)" in text
+    assert "Set dynamics.learn_reward: true" in text
+
+
+@pytest.mark.parametrize(
+    "dataset",
+    ["compose/hopper/medium-v0", "mujoco/walker2d/medium-v0", "compose/pendulum/random-v0"],
+)
+def test_learn_reward_false_with_known_reward_validates(dataset: str) -> None:
+    load_recipe(
+        ROOT / "recipes" / "mopo.yaml",
+        ["dynamics.learn_reward=false", f"dataset.id={dataset}"],
+        plugins=_plugins(),
+    )

@@ -27,7 +27,7 @@ def key(name: str, *sets: str) -> str:
 @pytest.mark.parametrize(
     ("name", "same", "different"),
     [
-        ("rambo", "model_learner.aux_losses.0.weight=0.1", "model_learner.pretrain_epochs=7"),
+        ("rambo", "model_learner.aux_losses.0.weight=0.1", "model_learner.patience=3"),
         ("romi", "model_learner.outer.xi=10.0", "model_learner.weight_hidden=[64]"),
         ("ampl", "model_learner.weighted=false", "model_learner.max_epochs=3"),
         ("mopo", "seed=0", "seed=1"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -32,16 +34,24 @@ def test_implicit_policy_bounds_noise_and_no_density() -> None:
     torch.testing.assert_close(pi(obs, noise=z).actions, pi.act(obs))
 
 
-def test_mixed_min_max_target_and_huber_by_hand() -> None:
+@pytest.mark.parametrize("next_action", ["target_policy", "policy"])
+def test_mixed_min_max_target_and_huber_by_hand(next_action: str) -> None:
+    """Eq. 12: a' from the target policy pi_phi' (a perturbed copy here), or the policy."""
     torch.manual_seed(0)
     ctx = make_ctx()
     agent = make_agent(ctx)
+    agent.target_policy = copy.deepcopy(agent.policy).requires_grad_(False)
+    with torch.no_grad():
+        for p in agent.target_policy.parameters():
+            p.add_(0.3 * torch.randn_like(p))
     batch = make_batch(16)
-    target = MixedMinMaxConfig(c=0.75, huber_delta=0.5).build(ctx)
+    target = MixedMinMaxConfig(c=0.75, huber_delta=0.5, next_action=next_action).build(ctx)
+    assert target.uses_target_policy == (next_action == "target_policy")
     torch.manual_seed(7)
     out = target.loss(UpdateInputs(step=0, real=batch, batch=batch, agent=agent))
     torch.manual_seed(7)
-    a2 = agent.policy(batch.next_obs).actions
+    pi = agent.target_policy if next_action == "target_policy" else agent.policy
+    a2 = pi(batch.next_obs).actions
     q1, q2 = agent.target_critic(batch.next_obs, a2)
     mix = 0.75 * torch.minimum(q1, q2) + 0.25 * torch.maximum(q1, q2)
     y = batch.rewards + agent.gamma * (1 - batch.terminals) * mix

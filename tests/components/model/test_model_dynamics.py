@@ -143,7 +143,7 @@ def test_known_reward_when_not_learned() -> None:
     def reward_fn(obs: torch.Tensor, act: torch.Tensor, nxt: torch.Tensor) -> torch.Tensor:
         return nxt.sum(-1)
 
-    model = gaussian_ensemble(make_ctx(reward_fn=reward_fn), learn_reward=False)
+    model = gaussian_ensemble(make_ctx(reward=reward_fn), learn_reward=False)
     obs, act = torch.randn(5, 3), torch.randn(5, 2)
     pred = model.predict(obs, act)
     assert pred.mean.shape == (4, 5, 4) and pred.logvar.shape == (4, 5, 3)
@@ -160,3 +160,9 @@ def test_config_validation() -> None:
     assert GaussianEnsembleConfig.model_validate(cfg.model_dump()) == cfg
     assert cfg.component_name() == "gaussian_ensemble"
     assert math.isclose(GaussianEnsembleConfig().weight_decay[-1], 1e-4)
+
+
+def test_unlearned_reward_without_known_reward_is_an_error() -> None:
+    """Before: the reward column was silently zero (the agent trained on r = 0)."""
+    with pytest.raises(ValueError, match="dynamics.learn_reward: false.*hopper \\(Hopper-v5\\)"):
+        gaussian_ensemble(make_ctx(), learn_reward=False)

@@ -4,6 +4,7 @@ bilevel_reweighted, alternating_mle)."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import subprocess
 import sys
 
@@ -265,3 +266,100 @@ def test_updates_run_on_cuda(registry) -> None:
     adv = _alternating(registry, s, [{"type": "adversarial_value", "weight": 0.1}])
     terms = adv.update(_inputs(s, _batch(s)))
     assert torch.isfinite(terms["aux0/adv_grad_norm"]) and terms["nll"].device.type == "cuda"
+
+
+def test_mle_weight_zero_is_eq6_alone(registry) -> None:
+    """romi_no_weighting (Sec. 5.2, "solely apply Equation 6"): the model step's gradient is
+    the gradient of L_RVL alone, no NLL and no regularization (before: NLL + L_RVL)."""
+    s = make_setup(n=64)
+    start = copy.deepcopy(s.dynamics.state_dict())
+    aux = [{"type": "robust_value_aware", "xi": 0.3, "samples": 4}]
+    cfg = _cfg(registry, "alternating_mle", "model_learner", pretrain_epochs=0, every=1, updates=1,
+               batch_size=16, aux_losses=aux, mle_weight=0.0)
+    learner = cfg.build(s.ctx)
+    rng = learner.generator.get_state()
+    torch.manual_seed(7)
+    terms = learner.update(_inputs(s, _batch(s)))
+    got = [None if p.grad is None else p.grad.clone() for p in s.dynamics.parameters()]
+    assert torch.isfinite(terms["nll"]) and "loss_robust_value_aware_0" in terms
+
+    s.dynamics.load_state_dict(start)
+    learner.generator.set_state(rng)
+    batch = learner.sample_batch()
+    torch.manual_seed(7)
+    rvl = learner.aux_losses[0].loss(_inputs(s, batch))["loss_robust_value_aware"]
+    params = list(s.dynamics.parameters())
+    want = torch.autograd.grad(rvl, params, allow_unused=True)
+    for g, w in zip(got, want, strict=True):
+        if w is None:
+            assert g is None or g.abs().sum() == 0
+        else:
+            torch.testing.assert_close(g, w)
+    # The NLL alone (no aux loss) with mle_weight 0 leaves the model as it is.
+    s.dynamics.load_state_dict(start)
+    idle = _cfg(registry, "alternating_mle", "model_learner", pretrain_epochs=0, every=1,
+                updates=2, batch_size=16, mle_weight=0.0).build(s.ctx)
+    idle.update(_inputs(s, _batch(s)))
+    assert all(torch.equal(a, b) for a, b in zip(start.values(), s.dynamics.state_dict().values(), strict=True))
+
+
+@pytest.mark.parametrize("noise", ["ball", "gaussian"])
+def test_xi_space_normalized_scales_with_the_observation_std(registry, noise: str) -> None:
+    """space: normalized draws U_xi in standardized units (RAMBO/ROMI code normalize obs):
+    the raw noise is the std-scaled ball; space: raw is the ball itself."""
+    s = make_setup(n=400)
+    scale = torch.tensor([0.1, 1.0, 10.0])
+    s.ctx.data = dataclasses.replace(s.data, obs=s.data.obs * scale)
+    std = s.ctx.data.stats().obs_std
+    spread = {}
+    for space in ("raw", "normalized"):
+        aux = _cfg(registry, "robust_value_aware", "aux_loss", xi=0.5, samples=1000, noise=noise,
+                   space=space).build(s.ctx)
+        torch.manual_seed(0)
+        _, state_noise = aux.draw_noise(s.dynamics, s.ctx.data.obs[:4])
+        unit = state_noise / std if space == "normalized" else state_noise
+        if noise == "ball":  # inside the xi-ball in the space's own units
+            assert unit.norm(dim=-1).max() <= 0.5 + 1e-5
+        spread[space] = state_noise.std(dim=(0, 1))
+    # Same draws (same seed): normalized = raw * std, per dimension.
+    torch.testing.assert_close(spread["normalized"], spread["raw"] * std, rtol=1e-4, atol=0)
+    assert spread["normalized"][2] > 50 * spread["normalized"][0]
+    assert spread["raw"].max() < 1.2 * spread["raw"].min()
+    assert _cfg(registry, "robust_value_aware", "aux_loss").space == "normalized"
+    s.ctx.data = None
+    with pytest.raises(ValueError, match="space: raw"):
+        _cfg(registry, "robust_value_aware", "aux_loss").build(s.ctx)
+
+
+def test_rambo_pretraining_stops_on_the_holdout_loss(registry) -> None:
+    """pretrain_stop: holdout (RAMBO) runs the mle learner's rule, not pretrain_epochs epochs:
+    with patience 1 and an unreachable gain (99%) it stops after the second epoch."""
+    s = make_setup(n=200)
+    cfg = _cfg(registry, "alternating_mle", "model_learner", pretrain_stop="holdout",
+               pretrain_epochs=50, patience=1, improvement=0.99, holdout=40, batch_size=32)
+    learner = cfg.build(s.ctx)
+    epochs: list[int] = []
+    metrics = learner.pretrain(s.dynamics, s.data, lambda m, step: epochs.append(step))
+    assert epochs == [1, 2] and metrics["epochs"] == 2.0
+    assert len(metrics["elites"]) == s.dynamics.elites.numel()
+    # The policy phase still works after it (the learner's own Adam, its data tensors).
+    terms = learner.update(_inputs(s, _batch(s), step=0))
+    assert torch.isfinite(terms["nll"])
+    fixed = _cfg(registry, "alternating_mle", "model_learner", pretrain_epochs=3, holdout=40,
+                 batch_size=32).build(s.ctx)
+    epochs.clear()
+    fixed.pretrain(s.dynamics, s.data, lambda m, step: epochs.append(step))
+    assert epochs == [0, 1, 2]  # ROMI App. D.2: fixed epochs, the default
+
+
+def test_recipes_pretrain_stop() -> None:
+    from pathlib import Path
+
+    from compose.plugins import load_plugins
+    from compose.recipe import load_recipe
+
+    root = Path(__file__).resolve().parents[3] / "recipes"
+    plugins = load_plugins()
+    stops = {n: load_recipe(root / f"{n}.yaml", plugins=plugins).recipe.model_learner.pretrain_stop
+             for n in ("rambo", "romi", "romi_no_weighting")}
+    assert stops == {"rambo": "holdout", "romi": "epochs", "romi_no_weighting": "epochs"}

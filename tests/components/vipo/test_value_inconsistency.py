@@ -38,8 +38,7 @@ def _reward_fn(obs: torch.Tensor, act: torch.Tensor, next_obs: torch.Tensor) -> 
 
 
 def _setup(learn_reward: bool, baseline: str, weight: float = 0.7) -> tuple[Any, Any, Batch]:
-    extras = {} if learn_reward else {"reward_fn": _reward_fn}
-    ctx = make_ctx(termination=_falls, seed=3, **extras)
+    ctx = make_ctx(termination=_falls, reward=None if learn_reward else _reward_fn, seed=3)
     torch.manual_seed(0)
     dynamics = tiny_ensemble(ctx, learn_reward=learn_reward)
     batch = linear_batch(5)
