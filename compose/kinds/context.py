@@ -62,7 +62,6 @@ class BuildContext:
     data: Any = None
     termination: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     dynamics: Dynamics | None = None
-    buffers: Buffers | None = None
     agent: Agent | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
