@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from components.critic_targets.fdiv_dual import Conjugate
+from components.critic_targets.fdiv_dual import Conjugate, InitialStateSource
 from compose.registry import ComponentConfig
 
 __all__ = ["FdivDualActorConfig"]
@@ -21,7 +21,8 @@ class FdivDualActorConfig(ComponentConfig):
     critic target ``fdiv_dual`` (keep ``conjugate`` equal to the critic's).
     App. C.3: "double Q-learning and entropy regularizer": the min over critics, plus SAC's
     entropy term alpha_ent E_s[log pi(a|s)] with alpha_ent auto-tuned towards -dim(A)
-    (the temperature the critic's soft backup uses).
+    (the temperature the critic's soft backup uses). s0 ~ mu0 as the critic target's
+    ``initial_states`` (default: random dataset states, damo.txt Sec. 7).
     """
 
     kind: ClassVar[str] = "actor_objective"
@@ -29,9 +30,12 @@ class FdivDualActorConfig(ComponentConfig):
 
     type: Literal["fdiv_dual"] = "fdiv_dual"
     alpha: float = Field(1.0, gt=0.0, description="alpha of Eq. 2 in the actor (App. C.2: fixed 1.0)")
-    conjugate: Conjugate = Field("ratio_domain", description="which f* (as the critic target's)")
-    initial_states: Literal["dataset", "batch"] = Field(
-        "dataset", description="s0 ~ mu0: the dataset's episode starts, or the batch states"
+    conjugate: Conjugate = Field(
+        "paper", description="which f* (as the critic target's; App. C.1 as printed)"
+    )
+    initial_states: InitialStateSource = Field(
+        "dataset_states",
+        description="s0 ~ mu0: random dataset states (Sec. 7), episode starts, or the batch states",
     )
     auto_entropy: bool = Field(True, description="tune the entropy temperature alpha_ent")
     entropy_alpha: float = Field(0.2, gt=0.0, description="initial (or fixed) alpha_ent")

@@ -11,9 +11,10 @@ The conjugates (f*(y) = sup_{x in dom f} x y - f(x)) of DAMO App. C.1's f(x) = (
   on [0, 1) (f* is the conjugate of f's convex envelope there).
 * over x >= 1 (``convex_domain``): the maximizer is max(1, 1 + sqrt(y)):
   f*(y) = y + (2/3) max(y, 0)^(3/2), C^1 with derivative 1 + sqrt(max(y, 0)) >= 1.
-* the paper's printed (2/3)(y-1)^(3/2) (``paper``), defined for y >= 1 only; we extend it
-  by 0 below y = 1, which makes it the exact conjugate of g(x) = x + x^3/3 on x >= 0
-  (maximizer x = sqrt(y - 1)). g(1) = 4/3 != 0, so g is not an f-divergence generator.
+* the paper's printed (2/3)(y-1)^(3/2) (``paper``, the configs' default: it produced
+  DAMO's Table 2), defined for y >= 1 only; we extend it by 0 below y = 1, which makes it
+  the exact conjugate of g(x) = x + x^3/3 on x >= 0 (maximizer x = sqrt(y - 1)).
+  g(1) = 4/3 != 0, so g is not an f-divergence generator.
 """
 
 from __future__ import annotations
@@ -82,13 +83,28 @@ def conjugate_argmax(name: str, y: Tensor) -> Tensor:
 
 
 class InitialStates(torch.nn.Module):
-    """Samples s0 ~ mu0 from the dataset's episode starts (or the batch when there are none)."""
+    """Samples s0 ~ mu0 for the (1 - gamma) E_mu0[Q(s0, pi)] term of DAMO Eq. 2.
+
+    ``dataset_states`` (default): uniformly random states of the offline dataset, as DAMO
+    does (damo.txt Sec. 7: "the offline dataset does not explicitly label which states are
+    initial states. Therefore, we randomly sample a state from the offline dataset to serve
+    as the initial state"). ``episode_starts``: the dataset's episode-start states (the
+    earlier reading of mu0). ``batch``: the states of the batch itself. Without data (a
+    component built by hand) every source falls back to the batch states.
+    Why the dataset states are a plain attribute, not a buffer: they are the dataset's own
+    tensor (no copy), never checkpointed, and not stacked per seed by seed batching.
+    """
 
     def __init__(self, ctx: BuildContext, source: str) -> None:
         super().__init__()
+        data = ctx.data
+        self.states: Tensor | None = None
         starts = None
-        if source == "dataset" and ctx.data is not None and hasattr(ctx.data, "initial_obs"):
-            starts = ctx.data.initial_obs()
+        has_obs = data is not None and hasattr(data, "obs") and len(data.obs) > 0
+        if source == "dataset_states" and has_obs:
+            self.states = torch.as_tensor(data.obs, dtype=torch.float32).to(ctx.device)
+        if source == "episode_starts" and data is not None and hasattr(data, "initial_obs"):
+            starts = data.initial_obs()
         if starts is not None and len(starts) == 0:
             starts = None
         # Not persistent: rebuilt from the data, never stored in checkpoints.
@@ -99,11 +115,12 @@ class InitialStates(torch.nn.Module):
         )
 
     def sample(self, n: int, fallback: Tensor) -> Tensor:
-        """n initial observations ([n, obs_dim]); ``fallback`` rows when no starts are known."""
-        if self.starts is None:
+        """n initial observations ([n, obs_dim]); ``fallback`` rows when no states are known."""
+        pool = self.states if self.states is not None else self.starts
+        if pool is None:
             return fallback
-        idx = torch.randint(0, self.starts.shape[0], (n,), device=self.starts.device)
-        return self.starts[idx]
+        idx = torch.randint(0, pool.shape[0], (n,), device=pool.device)
+        return pool[idx]
 
 
 def phi(

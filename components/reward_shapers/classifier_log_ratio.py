@@ -16,12 +16,21 @@ class ClassifierLogRatioConfig(ComponentConfig):
 
     DAMO (damo.txt) Sec. 5.2: h is trained to tell model transitions from offline ones
     (Eq. 3; here as the binary cross-entropy with label 1 = model, so h = P(model | s, a, s'))
-    and log(rho_M / rho_T) = log(h / (1 - h)) (Eq. 4). App. C.3: each training step draws
-    offline and model rows with the fixed ratio d (Table 3: d = 0.5).
+    and log(rho_M / rho_T) = log(h / (1 - h)) (Eq. 4).
+    Its batch (``batch_source``): App. C.3, "at each gradient step, we randomly sample data
+    from both offline dataset D_R and synthetic dataset D_M with a fixed ratio d" (Table 3:
+    d = 0.5): ``buffers`` (default) draws ``batch_size`` rows per gradient step, a fraction d
+    from the offline data and the rest from the model buffer, with the shaper's own
+    generator (saved in its checkpoint state); ``policy_batch`` trains on the real and model
+    rows of the policy batch instead (5% real: 13 of 256 rows), the earlier reading.
+    When it shapes (``shape_at``): Algorithm 1 lines 6-8 update h, compute the log-ratio of
+    Eq. 4 with it, then update the critic, so ``sampling`` (default) shapes the model rows
+    of each policy batch with the current h (the buffer keeps the raw model reward);
+    ``rollout`` freezes the penalty of the h at rollout time into the buffer.
     Why the prior correction: with a fraction d of offline rows the Bayes-optimal logit is
     log(rho_M / rho_T) + log((1 - d) / d); that constant is subtracted, so any d gives the
-    density ratio (it is 0 at d = 0.5). The ratio d is enforced by weighting the two
-    cross-entropy terms d : (1 - d), so it holds whatever the rows available in a step.
+    density ratio (it is 0 at d = 0.5). The ratio d is also enforced by weighting the two
+    cross-entropy terms d : (1 - d), so it holds for ``policy_batch``'s rows too.
     Why the clip (default +-5, i.e. h in [0.0067, 0.9933]): a confident classifier's
     logit grows without bound on model-only regions; the clip bounds the per-step penalty
     at alpha * 5, comparable to a MuJoCo per-step reward, and keeps the critic's targets finite.
@@ -38,7 +47,21 @@ class ClassifierLogRatioConfig(ComponentConfig):
     lr: float = Field(3e-4, gt=0.0, lt=1.0, description="Adam lr of the classifier")
     train_every: int = Field(1, ge=1, description="train h every this many policy steps")
     steps: int = Field(1, ge=1, le=100, description="gradient steps per training")
-    batch_size: int = Field(256, ge=2, description="rows of each class per gradient step (at most)")
+    batch_size: int = Field(
+        256,
+        ge=2,
+        description="buffers: rows per gradient step (a fraction d real); "
+        "policy_batch: at most this many per class",
+    )
+    batch_source: Literal["buffers", "policy_batch"] = Field(
+        "buffers",
+        description="h's batch: its own draw from the real and model buffers (App. C.3), "
+        "or the policy batch's rows",
+    )
+    shape_at: Literal["sampling", "rollout"] = Field(
+        "sampling",
+        description="shape each policy batch with the current h (Alg. 1 l. 6-8), or once at rollout",
+    )
 
     def build(self, ctx: Any) -> Any:
         """Make the shaper (it owns h and its optimizer)."""

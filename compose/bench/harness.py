@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from compose.kinds import Batch, UpdateInputs
+from compose.kinds import Batch, Buffers, UpdateInputs
 from compose.train.buffers import TransitionBuffer
 from compose.train.build import Parts, build_parts
 from compose.train.rollout import branched_rollout
@@ -207,6 +207,7 @@ class PolicyHarness:
             batch=Batch.cat(real, model) if model is not None else real,
             agent=self.parts.agent,
             dynamics=self.parts.dynamics,
+            buffers=Buffers(real=self.real, model=self.model),
         )
 
     def step(self, i: int) -> None:

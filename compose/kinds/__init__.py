@@ -10,12 +10,12 @@ from compose.kinds.actor_objective import ActorObjective
 from compose.kinds.agent import Agent, QEnsemble
 from compose.kinds.aux_loss import AuxLoss
 from compose.kinds.base import Component
-from compose.kinds.context import BuildContext, UpdateInputs
+from compose.kinds.context import Buffers, BuildContext, TransitionSource, UpdateInputs
 from compose.kinds.critic_target import CriticTarget
 from compose.kinds.dynamics import Dynamics
 from compose.kinds.model_learner import MetricsSink, ModelLearner
 from compose.kinds.policy import Policy, PolicySample
-from compose.kinds.reward_shaper import RewardShaper
+from compose.kinds.reward_shaper import RewardShaper, ShapeAt
 from compose.kinds.types import Batch, ModelTransitions, Prediction, Terms
 from compose.kinds.uncertainty import Uncertainty
 
@@ -24,6 +24,7 @@ __all__ = [
     "Agent",
     "AuxLoss",
     "Batch",
+    "Buffers",
     "BuildContext",
     "Component",
     "CriticTarget",
@@ -36,7 +37,9 @@ __all__ = [
     "Prediction",
     "QEnsemble",
     "RewardShaper",
+    "ShapeAt",
     "Terms",
+    "TransitionSource",
     "Uncertainty",
     "UpdateInputs",
 ]

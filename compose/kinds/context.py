@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
@@ -18,7 +18,30 @@ if TYPE_CHECKING:
     from compose.kinds.dynamics import Dynamics
     from compose.kinds.types import Batch
 
-__all__ = ["BuildContext", "UpdateInputs"]
+__all__ = ["Buffers", "BuildContext", "TransitionSource", "UpdateInputs"]
+
+
+class TransitionSource(Protocol):
+    """A store of transitions a component may draw its own rows from (a replay buffer).
+
+    ``indices`` draws ``n`` row indices uniformly with replacement from ``generator``
+    (a generator on the source's device; None: torch's global one); ``gather`` returns
+    those rows. Drawing from an own generator keeps the trainer's random stream unchanged.
+    """
+
+    def __len__(self) -> int: ...
+
+    def indices(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor: ...
+
+    def gather(self, idx: torch.Tensor) -> Batch: ...
+
+
+@dataclass(frozen=True)
+class Buffers:
+    """The policy phase's two transition stores: the offline data and the model buffer."""
+
+    real: TransitionSource
+    model: TransitionSource
 
 
 @dataclass
@@ -56,6 +79,8 @@ class UpdateInputs:
 
     ``real`` is a batch of dataset transitions; ``model`` a batch from the model buffer (or
     None in the model phase); ``batch`` is the mixed batch the critic and actor train on.
+    ``buffers`` are the stores those rows were drawn from, for a component that trains on
+    a batch of its own (DAMO's classifier, damo.txt App. C.3); None outside the policy phase.
     """
 
     step: int
@@ -64,3 +89,4 @@ class UpdateInputs:
     batch: Batch | None = None
     agent: Agent | None = None
     dynamics: Dynamics | None = None
+    buffers: Buffers | None = None

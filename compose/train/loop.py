@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from compose.kinds import UpdateInputs
+from compose.kinds import Buffers, UpdateInputs
 from compose.train.buffers import TransitionBuffer
 from compose.train.build import Parts, build_parts, dataset_fingerprint
 from compose.train.checkpoint import atomic_save
@@ -95,6 +95,7 @@ class Trainer:
         self.model_buffer = TransitionBuffer(
             ro.batch_size * ro.length * ro.retain, self.info.obs_dim, self.info.act_dim, self.device
         )
+        self.buffers = Buffers(real=self.real, model=self.model_buffer)
         self.step = 0
         self.wall_before = 0.0
         self.eval_history: list[dict[str, float]] = []
@@ -267,7 +268,7 @@ class Trainer:
                         self.watch.observe(step, rollout_metrics)
                     real = self.real.sample(n_real)
                     model = self.model_buffer.sample(n_model) if n_model > 0 else None
-                    latest = self.step_fn(update_inputs(p, step, real, model))
+                    latest = self.step_fn(update_inputs(p, step, real, model, self.buffers))
                     self.watch.observe(step, latest)
                     unlogged.update(latest)
                     self.step = done = step + 1

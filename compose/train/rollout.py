@@ -72,10 +72,13 @@ def branched_rollout(
     """Roll ``length`` model steps from every row of ``starts`` [N, obs_dim] into ``buffer``.
 
     Actions come from the stochastic policy (``actions="policy"``) or uniformly from the
-    action box. Returns running sums for logging; diagnostics of the reward shaper are
-    averaged per transition (row-weighted).
+    action box. Rewards are shaped here for a rollout-time shaper; a sampling-time one
+    (``reward_shaper.shape_at == "sampling"``) gets the raw model rewards stored, shaped
+    per batch by the update step. Returns running sums for logging; diagnostics of the
+    reward shaper are averaged per transition (row-weighted).
     """
     device = starts.device
+    at_rollout = reward_shaper.shape_at == "rollout"
     zero = torch.zeros((), device=device)
     stats = RolloutStats(zero.clone(), zero.clone(), zero.clone(), zero.clone(), {}, len(starts))
     for chunk in starts.split(chunk_size):
@@ -88,7 +91,10 @@ def branched_rollout(
             else:
                 act = policy(obs).actions
             step = dynamics.sample(obs, act)
-            rewards, diagnostics = reward_shaper.shape(step, dynamics=dynamics, agent=agent)
+            if at_rollout:
+                rewards, diagnostics = reward_shaper.shape(step, dynamics=dynamics, agent=agent)
+            else:  # shaped when sampled (compose.train.step.shape_sampled_rows): store r
+                rewards, diagnostics = step.rewards, {}
             done = step.terminals.reshape(-1).bool()
             if TERMINATE in diagnostics:
                 done = done | diagnostics[TERMINATE].reshape(-1).bool()

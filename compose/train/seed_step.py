@@ -13,8 +13,9 @@ floating-point rounding (tests/train/test_seed_batch.py).
 
 What cannot be batched is refused when the step is built (:func:`unbatchable`): components
 that train themselves during the policy phase (an ``update`` of their own: RAMBO's and
-ROMI's model learners, AMPL's discriminator, DAMO's classifier), and non-elementwise
-optimizers.
+ROMI's model learners, AMPL's discriminator, DAMO's classifier), reward shapers that shape
+at sampling time (``shape_at == "sampling"``: this step takes the buffers' rewards as
+stored), and non-elementwise optimizers.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def unbatchable(parts: Parts) -> list[str]:
         )
     if parts.target_policy is not None:
         reasons.append("critic_target: reads a target policy (pi_phi'), which is not stacked")
+    if parts.reward_shaper.shape_at == "sampling":
+        reasons.append(
+            "reward_shaper: shapes the model rows of each batch at sampling time "
+            "(shape_at: sampling)"
+        )
     for slot, component in parts.components().items():
         if slot in ("dynamics", "model_learner", "policy"):
             continue

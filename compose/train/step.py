@@ -1,10 +1,11 @@
 """One policy-phase gradient step: critic, actor, temperature, targets, model learner.
 
-The step reads top to bottom: shaper and critic aux updates, critic loss (critic target +
-critic aux losses) and step, actor aux updates (e.g. AMPL's discriminator), actor loss
-(actor objective + actor aux losses) and step, Polyak target updates (critics; the target
-policy when there is one), model-learner update. It returns every term and gradient norm as
-device tensors keyed ``<slot>/<term>``; nothing here synchronizes with the host.
+The step reads top to bottom: shaper update, sampling-time shaping of the model rows, shaper
+and critic aux updates, critic loss (critic target + critic aux losses) and step, actor aux
+updates (e.g. AMPL's discriminator), actor loss (actor objective + actor aux losses) and step,
+Polyak target updates (critics; the target policy when there is one), model-learner update.
+It returns every term and gradient norm as device tensors keyed ``<slot>/<term>``; nothing
+here synchronizes with the host.
 Reference: SAC (Haarnoja et al. 2018) Algorithm 1, as used by MBPO/MOPO/MOBILE; the actor
 aux updates sit between the critic and the actor steps as in AMPL's Algorithm 1 (critic,
 then D_psi, then pi_phi). Why there: an actor aux loss trains what the actor's loss reads;
@@ -15,18 +16,19 @@ same updates ran and only the random draws came in another order.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from compose.kinds import Batch, UpdateInputs
+from compose.kinds import Batch, Buffers, RewardShaper, UpdateInputs
 from compose.nn import soft_update_
 from compose.train.build import Parts
 
 __all__ = [
     "UpdateStep", "actor_loss_of", "actor_optimizers", "critic_loss_of", "critic_optimizers",
-    "grad_norm", "loss_of", "scalars_into", "update_inputs",
+    "grad_norm", "loss_of", "scalars_into", "shape_sampled_rows", "update_inputs",
 ]
 
 
@@ -99,8 +101,11 @@ def actor_loss_of(parts: Parts, inputs: UpdateInputs, out: dict[str, Tensor]) ->
     return _summed(loss_of(terms), "actor.aux_losses", parts.actor_aux, inputs, out)
 
 
-def update_inputs(parts: Parts, step: int, real: Batch, model: Batch | None) -> UpdateInputs:
-    """What the step hands to the components: real and model rows, their mix, agent, model."""
+def update_inputs(
+    parts: Parts, step: int, real: Batch, model: Batch | None, buffers: Buffers | None = None
+) -> UpdateInputs:
+    """What the step hands to the components: real and model rows, their mix, agent, model,
+    and the buffers they came from."""
     return UpdateInputs(
         step=step,
         real=real,
@@ -108,7 +113,31 @@ def update_inputs(parts: Parts, step: int, real: Batch, model: Batch | None) -> 
         batch=Batch.cat(real, model) if model is not None else real,
         agent=parts.agent,
         dynamics=parts.dynamics,
+        buffers=buffers,
     )
+
+
+def shape_sampled_rows(
+    shaper: RewardShaper, inputs: UpdateInputs
+) -> tuple[UpdateInputs, dict[str, Tensor]]:
+    """``inputs`` with the model rows' rewards shaped now (sampling-time shapers), and diagnostics.
+
+    A rollout-time shaper (or a batch without model rows) returns ``inputs`` unchanged: its
+    rewards were shaped when the rows entered the buffer. Otherwise the model rows' raw
+    rewards are replaced by ``shaper.shape_sampled``'s, in ``model`` and in the mixed
+    ``batch`` (real rows first, as :meth:`Batch.cat` orders them).
+    """
+    model = inputs.model
+    if shaper.shape_at != "sampling" or model is None or len(model) == 0:
+        return inputs, {}
+    rewards, diagnostics = shaper.shape_sampled(model, dynamics=inputs.dynamics, agent=inputs.agent)
+    rewards = rewards.reshape(model.rewards.shape).to(model.rewards.dtype).detach()
+    shaped = model.replace(rewards=rewards)
+    batch = inputs.batch
+    if batch is not None and len(batch) != len(inputs.real):
+        real_rewards = batch.rewards[: len(batch) - len(model)]
+        batch = batch.replace(rewards=torch.cat([real_rewards, rewards]))
+    return replace(inputs, model=shaped, batch=batch), diagnostics
 
 
 def critic_optimizers(p: Parts) -> list[torch.optim.Optimizer]:
@@ -137,11 +166,15 @@ class UpdateStep:
         self.actor_opts = actor_optimizers(p)
         self.critic_params = list(p.critic.parameters())
         self.policy_params = list(p.policy.parameters())
+        p.reward_shaper.check_shape_at()
 
     def __call__(self, inputs: UpdateInputs) -> dict[str, Tensor]:
         """Run one update on ``inputs``; returns detached scalar metrics."""
         p, out = self.parts, {}
         scalars_into("reward_shaper", p.reward_shaper.update(inputs), out)
+        # a sampling-time shaper shapes with the state its update just left (DAMO Alg. 1 l. 6-8)
+        inputs, shaping = shape_sampled_rows(p.reward_shaper, inputs)
+        scalars_into("reward_shaper", shaping, out)
         for i, aux in enumerate(p.critic_aux):
             scalars_into(f"critic.aux_losses.{i}", aux.update(inputs), out)
         train_actor = inputs.step >= self.actor_warmup

@@ -100,7 +100,7 @@ class _Deterministic(nn.Module):
 def _bellman(chunk_rows: int, agent: Agent, dynamics: Any, ctx: Any, batch: Any) -> torch.Tensor:
     from components.uncertainty.bellman_inconsistency import BellmanInconsistencyConfig
 
-    unc = BellmanInconsistencyConfig(samples=4, chunk_rows=chunk_rows).build(ctx)
+    unc = BellmanInconsistencyConfig(samples=4, chunk_rows=chunk_rows, members="all").build(ctx)
     torch.manual_seed(7)
     return unc(batch.obs, batch.actions, dynamics=dynamics, agent=agent)
 

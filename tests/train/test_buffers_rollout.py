@@ -1,13 +1,17 @@
-"""The model buffer is FIFO and checkpointable; rollouts stop at terminals and chunk exactly."""
+"""The model buffer is FIFO and checkpointable; rollouts stop at terminals and chunk exactly;
+rewards are shaped at rollout or at sampling time, as the shaper declares."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from compose.kinds import Batch, UpdateInputs
 from compose.kinds.reward_shaper import TERMINATE
 from compose.train.buffers import TransitionBuffer
 from compose.train.rollout import branched_rollout
-from tests.train.toys import ConstantPolicy, FixedPenalty, ShiftDynamics
+from compose.train.step import shape_sampled_rows
+from tests.train.toys import ConstantPolicy, CurrentPenalty, FixedPenalty, ShiftDynamics
 
 
 def _rows(start: int, n: int) -> tuple[torch.Tensor, ...]:
@@ -111,3 +115,51 @@ def test_uniform_actions_stay_in_the_box() -> None:
     )
     acts = buf.actions[: len(buf)]
     assert (acts >= low).all() and (acts <= high).all() and acts.std(0).min() > 0
+
+
+# -- reward shaping at rollout vs sampling time (issue #14) -------------------------------------
+
+
+def _policy_batch(buf: TransitionBuffer, shaper: CurrentPenalty) -> Batch:
+    """The model rows of one policy batch as the update step sees them (after shaping)."""
+    model = buf.sample(8)
+    real = buf.sample(2).replace(rewards=torch.full((2,), -7.0))
+    inputs = UpdateInputs(step=0, real=real, model=model, batch=Batch.cat(real, model))
+    shaped, _ = shape_sampled_rows(shaper, inputs)
+    assert torch.equal(shaped.batch.rewards[:2], real.rewards)  # real rows are never shaped
+    assert torch.equal(shaped.batch.rewards[2:], shaped.model.rewards)
+    return shaped.model
+
+
+def test_sampling_time_shaping_follows_the_shapers_current_state() -> None:
+    """shape_at rollout: r~ is frozen into the buffer; sampling: the buffer keeps r and each
+    sampled batch is shaped with the shaper's state at that time."""
+    for shape_at in ("rollout", "sampling"):
+        dyn, policy, shaper = ShiftDynamics(1), ConstantPolicy(0.5, 1), CurrentPenalty(0.25, shape_at)
+        buf = TransitionBuffer(100, 1, 1, "cpu")
+        branched_rollout(
+            torch.tensor([[0.0]]), length=2, chunk_size=4, dynamics=dyn, reward_shaper=shaper,
+            buffer=buf, policy=policy, agent=None, action_low=-torch.ones(1), action_high=torch.ones(1),
+        )
+        raw = buf.obs[:2, 0]
+        stored = raw - 0.25 if shape_at == "rollout" else raw
+        assert torch.allclose(buf.rewards[:2], stored)
+        torch.manual_seed(0)
+        first = _policy_batch(buf, shaper)
+        shaper.c = 1.0  # the shaper's state changes between two samplings
+        torch.manual_seed(0)
+        second = _policy_batch(buf, shaper)
+        assert torch.equal(first.obs, second.obs)  # the same rows
+        assert torch.allclose(first.rewards, first.obs[:, 0] - 0.25)
+        expected = 1.0 if shape_at == "sampling" else 0.25
+        assert torch.allclose(second.rewards, second.obs[:, 0] - expected)
+
+
+def test_a_sampling_time_shaper_must_implement_shape_sampled() -> None:
+    assert FixedPenalty.shape_at == "rollout"
+    FixedPenalty(0.0).check_shape_at()
+    CurrentPenalty(0.0, "sampling").check_shape_at()
+    bad = FixedPenalty(0.0)
+    bad.shape_at = "sampling"
+    with pytest.raises(ValueError, match="shape_at: rollout"):
+        bad.check_shape_at()

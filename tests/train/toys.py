@@ -69,3 +69,15 @@ class FixedPenalty(RewardShaper):
     def shape(self, transitions, *, dynamics, agent):  # type: ignore[no-untyped-def]
         """Subtract the constant and report it."""
         return transitions.rewards - self.c, {"penalty_mean": torch.full((), self.c)}
+
+
+class CurrentPenalty(FixedPenalty):
+    """r~ = r - c with c the shaper's current state, at rollout or at sampling time."""
+
+    def __init__(self, c: float, shape_at: str) -> None:
+        super().__init__(c)
+        self.shape_at = shape_at  # type: ignore[assignment]
+
+    def shape_sampled(self, batch, *, dynamics, agent):  # type: ignore[no-untyped-def]
+        """Subtract the constant as it is now."""
+        return batch.rewards - self.c, {"sampled_penalty": torch.full((), self.c)}

@@ -69,7 +69,7 @@ def test_critic_loss_equals_eq2_by_hand(conj: str) -> None:
     torch.manual_seed(5)
     out = critic.loss(inputs)
     torch.manual_seed(5)  # replay the same draws: s0 indices, a0, a'
-    s0 = data.initial_obs()[torch.randint(0, data.initial_obs().shape[0], (len(batch),))]
+    s0 = data.obs[torch.randint(0, data.obs.shape[0], (len(batch),))]  # mu0: dataset states
     a0 = agent.policy(s0).actions
     nxt = agent.policy(batch.next_obs)
     alpha, g = 2.0, agent.gamma
@@ -120,7 +120,7 @@ def test_actor_objective_with_fixed_alpha_is_eq2_at_alpha_one() -> None:
     torch.manual_seed(3)
     out = actor.loss(inputs)
     torch.manual_seed(3)
-    s0 = data.initial_obs()[torch.randint(0, data.initial_obs().shape[0], (len(batch),))]
+    s0 = data.obs[torch.randint(0, data.obs.shape[0], (len(batch),))]  # mu0: dataset states
     q0 = agent.critic(s0, agent.policy(s0).actions).min(0).values
     nxt = agent.policy(batch.next_obs)
     qn = agent.critic(batch.next_obs, nxt.actions).min(0).values
@@ -129,3 +129,40 @@ def test_actor_objective_with_fixed_alpha_is_eq2_at_alpha_one() -> None:
     expected = (1 - agent.gamma) * q0.mean() + CONJUGATES["convex_domain"](ph).mean()
     torch.testing.assert_close(out["objective"], expected.detach())
     assert "loss_alpha" not in out
+
+
+# -- mu0 and the conjugate default (issue #14) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("config_cls", [FdivDualCriticConfig, FdivDualActorConfig])
+def test_mu0_defaults_to_random_dataset_states_not_episode_starts(config_cls) -> None:  # noqa: ANN001
+    """damo.txt Sec. 7: s0 is a random dataset state; the episode starts stay an option."""
+    data = make_data(n=400)  # an episode start every 50 rows: 8 of 400 states
+    ctx = make_ctx(data=data)
+    component = config_cls().build(ctx)
+    assert config_cls().initial_states == "dataset_states"
+    torch.manual_seed(0)
+    s0 = component.initial.sample(2000, make_batch(4).obs)
+    rows = (s0[:, None, :] == data.obs[None]).all(-1)  # [2000, 400]: which dataset row
+    assert bool(rows.any(1).all())  # every s0 is a dataset state
+    drawn = rows.any(0)
+    assert int(drawn[~data.episode_starts].sum()) > 300  # mostly non-start states, spread out
+    starts = config_cls(initial_states="episode_starts").build(ctx).initial.sample(500, s0)
+    at_start = (starts[:, None, :] == data.obs[data.episode_starts][None]).all(-1).any(1)
+    assert bool(at_start.all())
+    fallback = make_batch(4).obs
+    assert config_cls(initial_states="batch").build(ctx).initial.sample(4, fallback) is fallback
+
+
+def test_conjugate_default_is_the_papers_printed_formula() -> None:
+    """The printed f* produced Table 2: it is the default of both configs and of the recipe."""
+    from compose.plugins import load_plugins
+    from compose.recipe import load_recipe
+
+    assert FdivDualCriticConfig().conjugate == "paper"
+    assert FdivDualActorConfig().conjugate == "paper"
+    for name in ("damo", "damo_vipo"):
+        recipe = load_recipe(name, [], plugins=load_plugins()).recipe
+        assert recipe.critic_target.conjugate == "paper"
+        assert recipe.actor_objective.conjugate == "paper"
+        assert recipe.critic_target.initial_states == recipe.actor_objective.initial_states == "dataset_states"
