@@ -33,6 +33,10 @@ class ValueInconsistencyConfig(ComponentConfig):
     Why: samples come from every ensemble member (each member's own Gaussian, ``samples``
     draws per row), so every member gets its own score-function gradient on every row; the
     ensemble loss is the sum over members, like the MLE loss of each member (MBPO).
+    Why ``weight`` is on the log-density scale: Eq. 8 weighs L_vic against L_ori = -E log P
+    with the full log-density (Eq. 7); the ``mle`` learner multiplies this term by the factor
+    that maps -log P onto its per-dimension NLL (``aux_loss_scale: log_density``), so lambda
+    of Table 5 is the paper's lambda (``as_returned`` keeps the old lambda D / 2 reading).
     """
 
     kind: ClassVar[str] = "aux_loss"
@@ -40,7 +44,10 @@ class ValueInconsistencyConfig(ComponentConfig):
 
     type: Literal["value_inconsistency"] = "value_inconsistency"
     weight: float = Field(
-        0.35, ge=0.0, description="lambda of Eq. 8/11 (VIPO Table 5); 0 leaves the MLE update unchanged"
+        0.35,
+        ge=0.0,
+        description="lambda of Eq. 8/11 (VIPO Table 5), relative to L_ori = -E log P (density summed "
+        "over output dims); 0 leaves the MLE update unchanged",
     )
     gamma: float | None = Field(
         None, gt=0.0, lt=1.0, description="discount of V_d/V_m; null: the run's train.gamma"
