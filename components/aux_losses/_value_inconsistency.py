@@ -22,7 +22,11 @@ Vbar_m(s)) (r_k + gamma (1 - d_k) Vbar_m(s'_k))],
     S(theta) = -2 lambda mean_k[c_k log P_theta(s'_k, r_k | s, a)],
 
 so grad S is the Monte-Carlo estimate of Eq. 11's VIPO term, and the learner's
-grad(L_ori + S) is Eq. 11. Sign check (the paper's Remark): descending S raises log P of
+grad(L_ori + S) is Eq. 11.
+Scale: S is per member and summed over members, log P summed over the output dims, i.e.
+relative to sum_e mean_b -log P_e, the learners' likelihood in log-density units (``mle``
+scales it onto its per-dimension NLL term: ``aux_loss_scale``), so ``weight`` is lambda of
+Eq. 8 and Table 5. Sign check (the paper's Remark): descending S raises log P of
 high-return transitions when Vbar_d(s) > Vbar_m(s), which raises V_m towards V_d.
 
 Why: termination d = ctx.termination(s, a, s') masks the bootstrap (a fallen hopper has no
@@ -257,7 +261,8 @@ class ValueInconsistency(AuxLoss):
         samples = self.model_samples(dynamics, real.obs, real.actions, pred)
         coef, v = self.coefficients(real.obs, samples)
         logp = self.log_prob(samples.prediction, samples.targets)  # [K, E, B]
-        # mean over draws and rows, sum over members (each member's own L_aug, as its NLL).
+        # mean over draws and rows, sum over members (each member's own L_aug, as its NLL);
+        # log P summed over dims: on the scale of sum_e mean_b -log P_e (see the module doc).
         surrogate = -2.0 * (coef * logp).mean((0, 2)).sum()
         gap = v[_D] - v[_M]
         return {

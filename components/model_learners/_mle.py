@@ -9,6 +9,17 @@ c = 2E (``loss_scale: mbpo``; MBPO's sum over members of mean (z^2 + logvar)) or
 z is the same in raw and normalized units, so the NLL is computed from the Prediction alone.
 Holdout MSE is measured in normalized target units: (y_n - mu_n) = z * sigma_n.
 Why normalized MSE: every output dimension counts the same whatever its units.
+
+Aux losses on the log-density scale (``aux_loss_scale: log_density``, default). With D the
+learned output dims, loss_nll = (c / D) L_ori, L_ori = -mean_{e,b} log P_e(s', r | s, a) with
+the log-density summed over the D dims (VIPO Eq. 7, MBPO/PETS's Gaussian NLL). A model aux
+loss returns its ``loss_*`` terms relative to sum_e mean_b -log P_e (the form of the other
+model learners, ``alternating_mle``, ``bilevel_reweighted``), so they are multiplied by
+c / (E D): the loss is (c / D) (L_ori + lambda L_vic) + R, VIPO's L_aug (Eq. 8) with lambda
+as the paper means it, and the regularization R keeps its MBPO weight relative to the NLL.
+Why not drop c / D instead: plain MLE (MOPO, MOBILE, ...) would change its optimum through
+R's relative weight. ``as_returned`` adds the terms unscaled: the scale before issue #14,
+under which VIPO's lambda acted as lambda D / 2 (6x on hopper, 9x on halfcheetah).
 """
 
 from __future__ import annotations
@@ -127,7 +138,17 @@ class MLEStep:
         self.optimizer_decay = any(g.get("weight_decay", 0.0) for g in optimizer.param_groups)
         self.aux_optimizers = [o for aux in learner.aux_losses for o in aux.attached_optimizers()]
         self.scale = 2.0 * dynamics.members if learner.config.loss_scale == "mbpo" else 1.0
+        self.log_density_aux = learner.config.aux_loss_scale == "log_density"
+        self.grad_ratio_every = learner.config.grad_ratio_every
+        self.params = [p for p in dynamics.parameters() if p.requires_grad]
         self.updates = 0
+
+    def aux_factor(self, dims: int) -> float:
+        """The factor on the aux losses' ``loss_*`` terms, ``dims`` learned output dims.
+
+        c / (E D) on the log-density scale (see the module docstring), else 1.
+        """
+        return self.scale / (self.dynamics.members * dims) if self.log_density_aux else 1.0
 
     def step(self, idx: Tensor) -> dict[str, Tensor]:
         """Update on rows ``idx`` [E, B] (member e trains on its own rows idx[e])."""
@@ -139,15 +160,20 @@ class MLEStep:
         with parametrize.cached():
             pred = dynamics.predict(obs, act)
             nll = gaussian_nll(pred, targets).mean()
-            loss = self.scale * nll + (
+            nll_term = self.scale * nll
+            loss = nll_term + (
                 dynamics.regularization(optimizer_decay=True) if self.optimizer_decay
                 else dynamics.regularization()
             )
         out: dict[str, Tensor] = {"nll": nll.detach()}
         if self.learner.aux_losses:
-            aux_loss, terms = self.learner._aux_terms(dynamics, self.updates, idx[0], *self.columns)
-            loss = loss + aux_loss
+            aux_losses, terms = self.learner._aux_terms(dynamics, self.updates, idx[0], *self.columns)
+            factor = self.aux_factor(pred.logvar.shape[-1])
+            scaled = [factor * aux_loss for aux_loss in aux_losses]
+            loss = loss + torch.stack(scaled).sum()
             out.update(terms)
+            if self.grad_ratio_every and self.updates % self.grad_ratio_every == 0:
+                out.update(self.grad_ratios(nll_term, scaled))
         self.optimizer.zero_grad(set_to_none=True)
         for opt in self.aux_optimizers:
             opt.zero_grad(set_to_none=True)
@@ -157,6 +183,28 @@ class MLEStep:
             opt.step()
         self.updates += 1
         return out
+
+    def grad_ratios(self, nll_term: Tensor, aux_terms: list[Tensor]) -> dict[str, Tensor]:
+        """``aux_losses.<i>.grad_ratio``: ||grad aux i's loss|| / ||grad NLL|| over the model.
+
+        Both as they enter the loss (VIPO: ||grad lambda L_vic|| / ||grad L_ori||, the common
+        c / D cancels). One extra backward per term (``autograd.grad`` on the kept graph), only
+        on logged steps; the step's own gradient is untouched.
+        """
+        base = _grad_norm(nll_term, self.params)
+        return {
+            f"aux_losses.{i}.grad_ratio": _grad_norm(term, self.params) / base
+            for i, term in enumerate(aux_terms)
+        }
+
+
+def _grad_norm(loss: Tensor, params: list[nn.Parameter]) -> Tensor:
+    """||d loss / d params|| (0 when ``loss`` does not depend on them); keeps the graph."""
+    if not loss.requires_grad:
+        return loss.detach().new_zeros(())
+    grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+    norms = [g.norm() for g in grads if g is not None]
+    return torch.linalg.vector_norm(torch.stack(norms)) if norms else loss.detach().new_zeros(())
 
 
 class MLELearner(ModelLearner):
@@ -226,13 +274,13 @@ class MLELearner(ModelLearner):
             while cfg.max_epochs is None or epoch < cfg.max_epochs:
                 order = self._order(resample, members, n_train, device)
                 sums: dict[str, Tensor] = {}
-                steps = 0
+                counts: dict[str, int] = {}  # steps that reported each key (grad_ratio: some)
                 for start in range(0, n_train, cfg.batch_size):
                     terms = trainer.step(order[:, start : start + cfg.batch_size])  # [E, B] rows
                     for key, value in terms.items():  # summed as tensors, synced per epoch
                         value = value.float().mean()
                         sums[key] = sums[key] + value if key in sums else value
-                    steps += 1
+                        counts[key] = counts.get(key, 0) + 1
                     if cfg.max_updates is not None and trainer.updates >= cfg.max_updates:
                         break
                 epoch += 1
@@ -242,7 +290,7 @@ class MLELearner(ModelLearner):
                 snapshots.save(improved)
                 best = torch.where(improved, mse, best)
                 since_improved = 0 if bool(improved.any()) else since_improved + 1
-                means = _epoch_means(sums, steps)
+                means = _epoch_means(sums, counts)
                 metrics = {
                     "epoch": float(epoch),
                     "train_nll": means.pop("nll", 0.0),
@@ -322,23 +370,26 @@ class MLELearner(ModelLearner):
         nxt: Tensor,
         rew: Tensor,
         term: Tensor,
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """(sum of the aux losses' ``loss_*`` terms, all their terms detached) on a real batch.
+    ) -> tuple[list[Tensor], dict[str, Tensor]]:
+        """(each aux loss's sum of ``loss_*`` terms, all their terms detached) on a real batch.
 
         The batch is member 0's rows. Terms are keyed ``aux_losses.<i>.<key>``; what each
-        aux loss's ``update`` returns is included the same way.
+        aux loss's ``update`` returns is included the same way. The sums are as returned
+        (the step applies :meth:`MLEStep.aux_factor`).
         """
         batch = Batch(obs=obs[rows], actions=act[rows], rewards=rew[rows], next_obs=nxt[rows], terminals=term[rows])
         inputs = UpdateInputs(step=step, real=batch, batch=batch, dynamics=dynamics)
-        total = torch.zeros((), device=obs.device)
+        totals: list[Tensor] = []
         diagnostics: dict[str, Tensor] = {}
         for i, aux in enumerate(self.aux_losses):
             terms = {**aux.update(inputs), **aux.loss(inputs)}
+            total = torch.zeros((), device=obs.device)
             for key, value in terms.items():
                 if key.startswith("loss_"):
                     total = total + value
                 diagnostics[f"aux_losses.{i}.{key}"] = value.detach()
-        return total, diagnostics
+            totals.append(total)
+        return totals, diagnostics
 
     # ---------------------------------------------------------------- checkpoints
     def checkpoint_state(self) -> dict[str, Any]:
@@ -388,12 +439,14 @@ def _regrouped(held: dict[str, Any], dynamics: Dynamics, optimizer: torch.optim.
     return {"state": state, "param_groups": optimizer.state_dict()["param_groups"]}
 
 
-def _epoch_means(sums: dict[str, Tensor], steps: int) -> dict[str, float]:
-    """Per-epoch means of the summed step terms, as floats (one host sync per epoch)."""
+def _epoch_means(sums: dict[str, Tensor], counts: dict[str, int]) -> dict[str, float]:
+    """Per-epoch means of the summed step terms over the steps that reported each, as floats
+    (one host sync per epoch)."""
     if not sums:
         return {}
     keys = list(sums)
-    values = (torch.stack([sums[k] for k in keys]) / max(steps, 1)).tolist()
+    steps = torch.tensor([max(counts[k], 1) for k in keys], dtype=torch.float32)
+    values = (torch.stack([sums[k] for k in keys]) / steps.to(sums[keys[0]].device)).tolist()
     return dict(zip(keys, values, strict=True))
 
 

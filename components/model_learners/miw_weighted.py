@@ -37,7 +37,7 @@ class MIWWeightedConfig(MLEConfig):
     type: Literal["miw_weighted"] = "miw_weighted"  # type: ignore[assignment]
     #: The model phase is the plain ``mle`` fit; these act only in the policy phase's retrains,
     #: so AMPL and its NW ablation share one cached pretrained model.
-    policy_phase_fields: ClassVar[frozenset[str]] = frozenset({
+    policy_phase_fields: ClassVar[frozenset[str]] = MLEConfig.policy_phase_fields | frozenset({
         "retrain_every", "weighted", "miw_steps", "miw_batch_size", "miw_lr", "miw_tau",
         "test_function", "model_steps", "model_lr", "weight_chunk",
     })

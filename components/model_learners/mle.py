@@ -28,10 +28,20 @@ class MLEConfig(ComponentConfig):
     resample of the training set drawn with replacement once per fit, reordered every epoch;
     ``shuffle`` (every member sees every row, in its own order) is kept as an option. The
     indices are gathered as [E, B] so all members train in one batched forward.
+    Why ``aux_loss_scale: log_density`` (default): VIPO's L_aug = L_ori + lambda L_vic
+    (vipo.txt Eq. 7-8) takes L_ori = -E log P_theta(s', r | s, a), the log-density summed over
+    the output dims, while this learner's NLL term is MBPO's per-dimension mean (2 / D of it
+    per member); the aux terms are multiplied by the same factor, so lambda of VIPO Table 5
+    means the paper's lambda and the regularization keeps its MBPO weight (plain MLE is
+    unchanged). ``as_returned`` is the scale before issue #14 (lambda acts as lambda D / 2).
+    ``grad_ratio_every`` only logs (``aux_losses.<i>.grad_ratio``); the model does not depend
+    on it, so it is left out of the model cache key.
     """
 
     kind: ClassVar[str] = "model_learner"
     type: Literal["mle"] = "mle"
+    #: Fields the fitted model does not depend on (left out of the model cache key).
+    policy_phase_fields: ClassVar[frozenset[str]] = frozenset({"grad_ratio_every"})
 
     lr: float = Field(1e-3, gt=0.0, lt=1.0, description="Adam learning rate")
     batch_size: int = Field(256, gt=0, description="rows per member per gradient step")
@@ -56,6 +66,20 @@ class MLEConfig(ComponentConfig):
             "mbpo: sum over members of mean (z^2 + log var) as MBPO/MOPO's code (= 2E x mean "
             "NLL), keeping the published weight of the regularization; mean: the mean NLL"
         ),
+    )
+    aux_loss_scale: Literal["log_density", "as_returned"] = Field(
+        "log_density",
+        description=(
+            "log_density: aux loss_* terms are relative to sum_e mean_b -log P_e (density summed "
+            "over output dims, VIPO Eq. 7-8) and scaled like the NLL term (x c/(E D)); "
+            "as_returned: added unscaled (before #14: VIPO's lambda acted as lambda D/2)"
+        ),
+    )
+    grad_ratio_every: int = Field(
+        100,
+        ge=0,
+        description="every k-th step, log ||grad aux loss|| / ||grad NLL|| per aux loss "
+        "(aux_losses.<i>.grad_ratio, epoch mean of the logged steps); 0: never",
     )
     eval_batch_size: int = Field(8192, gt=0, description="rows per holdout forward pass")
     progress: bool = Field(False, description="show a rich progress bar over epochs")
