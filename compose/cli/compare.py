@@ -110,7 +110,13 @@ def compare(
 
     from compose.compare import CompareInputError, check_comparable, collect_runs
     from compose.compare import compare as run_compare
-    from compose.compare.report import pair_lines, table_cells, to_json, to_markdown
+    from compose.compare.report import (
+        pair_lines,
+        small_sample_note,
+        table_cells,
+        to_json,
+        to_markdown,
+    )
 
     try:
         records = collect_runs(list(targets), metric)
@@ -142,6 +148,9 @@ def compare(
     Console(width=160).print(table)
     for line in pair_lines(result):
         click.echo(line)
+    note = small_sample_note(result)
+    if note:
+        click.echo(f"note: {note}", err=True)
     if md_path is not None:
         md_path.write_text(to_markdown(result))
     if json_path is not None:

@@ -47,39 +47,43 @@ def plot_comparison(result: Comparison, target: Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     notes: list[str] = []
-    aggregate = len(result.groups) > 2
-    fig, axes = plt.subplots(
-        1, 2 if aggregate else 1, figsize=(13 if aggregate else 7.5, 4.2), squeeze=False
-    )
-    ax = axes[0, 0]
-    cmap = plt.get_cmap("tab10" if len(result.groups) <= 10 else "tab20")
-    for i, g in enumerate(result.groups):
-        curve = group_curve(result.members[g["group"]], reps=result.reps)
+    curves = {
+        g["group"]: group_curve(result.members[g["group"]], reps=result.reps) for g in result.groups
+    }
+    for name, curve in curves.items():
         if curve is None:
-            notes.append(
-                f"{g['group']}: no learning curve (no evaluation history or no common steps)"
+            notes.append(f"{name}: no learning curve (no evaluation history or no common steps)")
+    has_curves = any(c is not None for c in curves.values())
+    # the interval plot for > 2 groups, and alone when no run has an evaluation history
+    aggregate = len(result.groups) > 2 or not has_curves
+    panels = int(has_curves) + int(aggregate)
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.2), squeeze=False)
+    cmap = plt.get_cmap("tab10" if len(result.groups) <= 10 else "tab20")
+    if has_curves:
+        ax = axes[0, 0]
+        for i, g in enumerate(result.groups):
+            curve = curves[g["group"]]
+            if curve is None:
+                continue
+            steps, value, low, high = curve
+            colour = cmap(i % 20)
+            ax.plot(
+                steps,
+                value,
+                color=colour,
+                lw=1.6,
+                label=f"{g['group']} (n={g['runs']})",
+                marker="o" if len(steps) < 12 else None,
+                ms=3,
             )
-            continue
-        steps, value, low, high = curve
-        colour = cmap(i % 20)
-        ax.plot(
-            steps,
-            value,
-            color=colour,
-            lw=1.6,
-            label=f"{g['group']} (n={g['runs']})",
-            marker="o" if len(steps) < 12 else None,
-            ms=3,
-        )
-        if low is not None and high is not None:
-            ax.fill_between(steps, low, high, color=colour, alpha=0.2, lw=0)
-    ax.set_xlabel("policy step")
-    ax.set_ylabel(f"{result.metric} (IQM, 95% CI)")
-    ax.grid(alpha=0.3)
-    if ax.lines:
+            if low is not None and high is not None:
+                ax.fill_between(steps, low, high, color=colour, alpha=0.2, lw=0)
+        ax.set_xlabel("policy step")
+        ax.set_ylabel(f"{result.metric} (IQM, 95% CI)")
+        ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="best")
     if aggregate:
-        _interval_plot(axes[0, 1], result, cmap)
+        _interval_plot(axes[0, panels - 1], result, cmap)
     fig.tight_layout()
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)

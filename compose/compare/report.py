@@ -226,6 +226,23 @@ def pair_lines(result: Comparison) -> list[str]:
     return lines
 
 
+#: Fewer runs per group than this get :func:`small_sample_note` (ours: with 2-4 runs a
+#: resample can only repeat the observed scores, so the interval cannot reach past them).
+FEW_RUNS = 5
+
+
+def small_sample_note(result: Comparison) -> str | None:
+    """A warning when some group has so few runs that its intervals understate uncertainty."""
+    few = [g["group"] for g in result.groups if g["runs"] < FEW_RUNS]
+    if not few:
+        return None
+    return (
+        f"{len(few)} of {len(result.groups)} groups have fewer than {FEW_RUNS} runs: a bootstrap "
+        "interval cannot reach beyond the observed scores, so these intervals (and P = 0 or 1) "
+        "understate the uncertainty; run more seeds"
+    )
+
+
 def to_markdown(result: Comparison) -> str:
     """The group table and the pair lines as GitHub markdown."""
     header, cells = table_cells(result)
@@ -237,6 +254,9 @@ def to_markdown(result: Comparison) -> str:
         f"percentile interval ({result.reps} resamples; compose.stats)."
     )
     lines += [f"- {line}" for line in pair_lines(result)]
+    note = small_sample_note(result)
+    if note:
+        lines += ["", f"Note: {note}."]
     return "\n".join(lines) + "\n"
 
 

@@ -1,4 +1,4 @@
-"""Tiny real runs for the comparison tests: MOPO and VIPO-MOPO, seeds 0 and 1, one Aim repo.
+"""Tiny real runs for the comparison tests: MOPO (seeds 0, 1) and VIPO-MOPO (seeds 2, 3), one Aim repo.
 
 Made once per session, in-process (click's runner), each recipe's two seeds as one batch
 (``--seeds 0 1``), on the tiny pendulum dataset of tests/train, tracked into ``TMP/aim``.
@@ -15,9 +15,11 @@ from click.testing import CliRunner
 from tests.train.conftest import ROOT, env
 from tests.train.test_run_cli import tiny
 
-__all__ = ["RECIPES", "env", "tiny_runs"]
+__all__ = ["RECIPES", "SEEDS", "env", "tiny_runs"]
 
 RECIPES = ("mopo", "vipo_mopo")
+#: Each recipe's seeds (different ones, so the two recipes' tiny curves do not coincide).
+SEEDS = {"mopo": (0, 1), "vipo_mopo": (2, 3)}
 
 # VIPO's value-inconsistency loss: the tiny settings of tests/train/test_recipes_e2e.py.
 _VIPO_SHRINK = (
@@ -29,7 +31,7 @@ _VIPO_SHRINK = (
 
 @pytest.fixture(scope="session")
 def tiny_runs(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """TMP with ``mopo/seed_{0,1}``, ``vipo_mopo/seed_{0,1}`` and the Aim repo ``aim``."""
+    """TMP with ``mopo/seed_{0,1}``, ``vipo_mopo/seed_{2,3}`` and the Aim repo ``aim``."""
     from compose.cli import cli
 
     tmp = tmp_path_factory.mktemp("compare")
@@ -41,8 +43,7 @@ def tiny_runs(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
                 "run",
                 recipe,
                 "--seeds",
-                "0",
-                "1",
+                *(str(s) for s in SEEDS[recipe]),
                 "--run-dir",
                 str(tmp / recipe),
                 *tiny(tmp),

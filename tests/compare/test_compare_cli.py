@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from compose import stats
 from compose.cli import cli
+from tests.compare.conftest import SEEDS
 from tests.track.test_aim_tracker import read_run
 
 
@@ -24,7 +25,7 @@ def _compare(*args: str) -> tuple[int, str, str]:
 def _finals(run_root: Path) -> list[float]:
     return [
         json.loads((run_root / f"seed_{s}" / "summary.json").read_text())["final_normalized_score"]
-        for s in (0, 1)
+        for s in SEEDS[run_root.name]
     ]
 
 
@@ -46,7 +47,7 @@ def test_compare_two_recipes_from_run_dirs(tiny_runs: Path, tmp_path: Path) -> N
     assert set(groups) == {"mopo", "vipo_mopo"}
     for name in ("mopo", "vipo_mopo"):
         g, finals = groups[name], _finals(tiny_runs / name)
-        assert g["runs"] == 2 and g["seeds"] == [0, 1] and g["steps"] == [50]
+        assert g["runs"] == 2 and g["seeds"] == list(SEEDS[name]) and g["steps"] == [50]
         assert g["final"]["value"] == pytest.approx(stats.iqm(finals))
         assert g["final"]["low"] == pytest.approx(min(finals)) and g["final"][
             "high"
@@ -124,9 +125,9 @@ def test_compare_bad_input_is_exit_2(tmp_path: Path, tiny_runs: Path) -> None:
 
 
 def test_every_run_records_what_users_group_by(tiny_runs: Path) -> None:
-    summary = json.loads((tiny_runs / "vipo_mopo" / "seed_1" / "summary.json").read_text())
+    summary = json.loads((tiny_runs / "vipo_mopo" / "seed_3" / "summary.json").read_text())
     run = read_run(tiny_runs / "aim", summary["aim_run_hash"])
-    assert run["recipe_name"] == "vipo_mopo" and run["seed"] == 1
+    assert run["recipe_name"] == "vipo_mopo" and run["seed"] == 3
     # the recipe writes 'critic_target: sac'; the param is {type: sac}, so run.critic_target.type works
     assert run["recipe"]["critic_target"] == "sac" and run["critic_target"] == {"type": "sac"}
     assert run["model_learner"]["aux_losses"][0]["type"] == "value_inconsistency"
@@ -137,3 +138,25 @@ def test_every_run_records_what_users_group_by(tiny_runs: Path) -> None:
     assert summary["best_normalized_score"] >= summary["final_normalized_score"]
     assert run["status"] == "finished" and run["steps"] == 50
     assert {"vipo_mopo", summary["dataset_id"]} <= set(run.props.tags)
+
+
+def test_compare_reads_sweep_table_json_with_known_answers(tmp_path: Path) -> None:
+    """Rows of 'compose sweep table --json': three groups of four seeds, IQMs known by hand."""
+    scores = {"a": [1.0, 2.0, 3.0, 100.0], "b": [10.0, 20.0, 30.0, 40.0], "c": [5.0, 5.0, 6.0, 6.0]}
+    rows = [{"name": f"{g}-s{s}", "label": g, "recipe": "mopo", "dataset": "d", "grid": {},
+             "seed": s, "status": "finished", "steps": 100, "score": v}
+            for g, vs in scores.items() for s, v in enumerate(vs)]
+    src = tmp_path / "rows.json"
+    src.write_text(json.dumps(rows))
+    js, png, md = tmp_path / "out.json", tmp_path / "out.png", tmp_path / "out.md"
+    code, out, err = _compare(str(src), "--pair", "b", "a", "--json", str(js), "--plot", str(png),
+                              "--md", str(md))
+    assert code == 0, err
+    groups = {g["group"]: g for g in json.loads(js.read_text())["groups"]}
+    assert groups["a"]["final"]["value"] == pytest.approx(2.5)   # 2 and 3: the 100 is trimmed
+    assert groups["b"]["final"]["value"] == pytest.approx(25.0)
+    assert groups["a"]["best"] is None                           # no history in a table row
+    assert "P(b > a) = 0.75" in out                              # 12 of 16 pairs
+    assert "fewer than 5 runs" in md.read_text()
+    if _has_matplotlib():
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"      # the interval plot alone
