@@ -28,6 +28,7 @@ LAZY: dict[str, tuple[str, str]] = {
     "run": ("compose.cli.run", "run"),
     "bench": ("compose.cli.bench", "bench"),
     "sweep": ("compose.cli.sweep", "sweep"),
+    "compare": ("compose.cli.compare", "compare"),
 }
 
 _ISSUES = "https://github.com/compose-rl/compose/issues"

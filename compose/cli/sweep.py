@@ -205,7 +205,7 @@ def _print_table(out: Path, grouped: bool) -> list[dict[str, Any]]:
 
 @sweep.command(name="table")
 @click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="DIR")
-@click.option("--group", is_flag=True, help="One row per recipe/grid point: mean +- std over seeds.")
+@click.option("--group", is_flag=True, help="One row per recipe/grid point: IQM [95% CI] of final and best score over seeds.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the rows as JSON.")
 @click.option("--md", "md_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a markdown table.")
 def table_cmd(out: Path, group: bool, json_path: Path | None, md_path: Path | None) -> None:

@@ -4,7 +4,9 @@ Rows come from ``DIR/sweep.json`` (the expanded plan, written when the sweep sta
 run's ``summary.json`` / ``sweep_run.json``; a directory with a ``summary.json`` but not in
 ``sweep.json`` is listed too. Times: ``wall_s`` is the whole run; ``s_per_1k`` is seconds per
 1000 policy-phase steps (1000 / steps_per_s from the summary); ``model_s`` is the model phase
-(0 when the fitted model came from the cache).
+(0 when the fitted model came from the cache). ``best`` is the run's best evaluation.
+Grouped over seeds, scores are the interquartile mean with its stratified bootstrap 95%
+interval from :mod:`compose.stats` (the statistics ``compose compare`` uses), not mean +- std.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from compose import stats
 from compose.sweep.local import RUN_RECORD, read_summary
 
 __all__ = ["SWEEP_FILE", "collect_rows", "group_rows", "to_markdown"]
@@ -78,6 +81,7 @@ def collect_rows(out: Path) -> list[dict[str, Any]]:
             "status": _status(run_dir, s),
             "steps": (s or {}).get("steps"),
             "score": _num((s or {}).get("final_normalized_score")),
+            "best": _best(s or {}),
             "return": _num((s or {}).get("final_return")),
             "wall_s": _num((s or {}).get("wall_time_s")),
             "s_per_1k": 1000.0 / sps if sps else None,
@@ -88,6 +92,21 @@ def collect_rows(out: Path) -> list[dict[str, Any]]:
             "run_dir": str(run_dir),
         })
     return rows
+
+
+def _best(summary: dict[str, Any]) -> float | None:
+    """The run's best normalized score (older summaries: the best of its evaluations)."""
+    if "best_normalized_score" in summary:
+        return _num(summary["best_normalized_score"])
+    vals = [_num(e.get("eval/normalized_score")) for e in summary.get("evals") or []]
+    finite = [v for v in vals if v is not None]
+    return max(finite) if finite else None
+
+
+def _iqm(values: list[float | None]) -> stats.Estimate | None:
+    """IQM and 95% interval of the finite values (None when there are none)."""
+    vals = [v for v in values if v is not None]
+    return stats.iqm_estimate(vals) if vals else None
 
 
 def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
@@ -103,7 +122,7 @@ def group_key(row: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows grouped over seeds: mean and std of score and times, statuses counted."""
+    """Rows grouped over seeds: IQM [95% CI] of final and best score, mean times, statuses."""
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(group_key(row), []).append(row)
@@ -114,8 +133,9 @@ def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for m in members:
             statuses[m["status"]] = statuses.get(m["status"], 0) + 1
         finished = [m for m in members if m["status"] == "finished"]
-        score, score_std = _mean_std([m["score"] for m in finished])
-        ret, ret_std = _mean_std([m["return"] for m in finished])
+        score = _iqm([m["score"] for m in finished])
+        best = _iqm([m.get("best") for m in finished])
+        ret = _iqm([m["return"] for m in finished])
         out.append({
             "label": first["label"],
             "recipe": first["recipe"],
@@ -125,10 +145,9 @@ def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "n": len(members),
             "n_finished": len(finished),
             "status": ", ".join(f"{k} x{v}" for k, v in statuses.items()),
-            "score": score,
-            "score_std": score_std,
-            "return": ret,
-            "return_std": ret_std,
+            "score": None if score is None else score.to_json(),
+            "best": None if best is None else best.to_json(),
+            "return": None if ret is None else ret.to_json(),
             "wall_s": _mean_std([m["wall_s"] for m in members])[0],
             "s_per_1k": _mean_std([m["s_per_1k"] for m in members])[0],
             "model_s": _mean_std([m["model_s"] for m in members if not m["model_cached"]])[0],
@@ -146,6 +165,10 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
+def _estimate_text(est: dict[str, Any]) -> str:
+    return stats.Estimate(est["value"], est["low"], est["high"]).text()
+
+
 def _model_cell(row: dict[str, Any]) -> str:
     """Model-phase seconds, or ``cached`` when the model came from the model cache."""
     return "cached" if row.get("model_cached") else _fmt(row["model_s"])
@@ -159,18 +182,19 @@ def grid_text(grid: dict[str, Any]) -> str:
 def table_cells(rows: list[dict[str, Any]], grouped: bool) -> tuple[list[str], list[list[str]]]:
     """Header and string cells of the table (shared by the terminal and markdown forms)."""
     if grouped:
-        header = ["run", "grid", "seeds", "status", "score (mean +- std)", "wall s",
-                  "s / 1k steps", "model s", "holdout mse"]
+        header = ["run", "grid", "seeds", "status", "final: IQM [95% CI]", "best: IQM [95% CI]",
+                  "wall s", "s / 1k steps", "model s", "holdout mse"]
         cells = [[r["label"], grid_text(r["grid"]), " ".join(map(str, r["seeds"])) or "-",
                   r["status"],
-                  "-" if r["score"] is None else f"{r['score']:.1f} +- {r['score_std']:.1f} (n={r['n_finished']})",
+                  "-" if r["score"] is None else f"{_estimate_text(r['score'])} (n={r['n_finished']})",
+                  "-" if r["best"] is None else _estimate_text(r["best"]),
                   _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _model_cell(r),
                   _fmt(r["holdout_mse"], 4)] for r in rows]
     else:
-        header = ["run", "recipe", "grid", "seed", "status", "score", "wall s", "s / 1k steps",
-                  "model s", "holdout mse"]
+        header = ["run", "recipe", "grid", "seed", "status", "score", "best", "wall s",
+                  "s / 1k steps", "model s", "holdout mse"]
         cells = [[r["label"], str(r["recipe"]), grid_text(r["grid"]), _fmt(r["seed"]), r["status"],
-                  _fmt(r["score"]), _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _model_cell(r),
+                  _fmt(r["score"]), _fmt(r.get("best")), _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _model_cell(r),
                   _fmt(r["holdout_mse"], 4)]
                  for r in rows]
     return header, cells

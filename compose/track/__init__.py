@@ -19,9 +19,17 @@ def __getattr__(name: str) -> Any:
 
 
 def make_tracker(
-    track: Any, experiment: str, *, enabled: bool = True, run_hash: str | None = None
+    track: Any,
+    experiment: str,
+    *,
+    enabled: bool = True,
+    run_hash: str | None = None,
+    tags: list[str] | tuple[str, ...] = (),
 ) -> SafeTracker:
     """The tracker a recipe's ``track`` section asks for, wrapped so it never raises.
+
+    ``tags`` are added to the recipe's ``track.tags`` (the run adds its recipe name and
+    dataset id, so Aim's UI filters by them with one click).
 
     A tracker that cannot even start (bad server address) becomes a null tracker with a
     warning on stderr.
@@ -35,7 +43,10 @@ def make_tracker(
     holder._guard(
         "start",
         lambda: trackers.append(
-            AimTracker(track.repo, track.experiment or experiment, run_hash, list(track.tags))
+            AimTracker(
+                track.repo, track.experiment or experiment, run_hash,
+                list(dict.fromkeys([*track.tags, *tags])),
+            )
         ),
     )
     return SafeTracker(trackers[0]) if trackers else holder

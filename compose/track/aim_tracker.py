@@ -1,7 +1,10 @@
 """Aim run tracking: one Aim run per training run, in a local repo or on an Aim server.
 
-Params hold the fully resolved recipe under ``recipe`` (so runs group by any recipe field in
-the Aim UI), the dataset, the recipe hash, the project's git commit and plugin versions.
+Params (:func:`compose.train.run_state.run_params`) hold every section of the resolved recipe
+at the top level (so runs group and filter by any recipe field in the Aim UI and its query
+language), the recipe name, the dataset with its provenance, the seed, the package version,
+the project's git commit and plugin versions, and, when the run ends, its final and best
+scores. Tags: the recipe name and the dataset id, plus the recipe's ``track.tags``.
 Metric names are ``<slot>/<term>`` (``critic_target/loss_critic``, ``eval/normalized_score``).
 """
 
@@ -91,9 +94,20 @@ class AimTracker:
 
 
 def git_commit(path: Path | None = None) -> str | None:
-    """The project's git commit (``+dirty`` if modified), or None outside a checkout."""
-    where = path or Path(__file__).resolve().parents[2]
+    """The project's git commit (``+dirty`` if modified), or None outside a checkout.
+
+    None too when ``path`` (default: the folder above the ``compose`` package) is not the top
+    of its work tree: an installed package inside some other repository must not report that
+    repository's commit. No git, or any git error, is None as well.
+    """
+    where = (path or Path(__file__).resolve().parents[2]).resolve()
     try:
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=where, capture_output=True, text=True,
+            timeout=5,
+        )
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != where:
+            return None
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5
         )

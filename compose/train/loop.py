@@ -28,7 +28,16 @@ from compose.train.checkpoint import atomic_save
 from compose.train.model_phase import run_model_phase
 from compose.train.progress import RunProgress, summary_table
 from compose.train.rollout import SHAPING_CHECK_ROUND, branched_rollout, dominant_shaping
-from compose.train.run_state import CHECKPOINT, Progress, resume, run_meta, run_params, run_state
+from compose.train.run_state import (
+    CHECKPOINT,
+    Progress,
+    best_of,
+    outcome_params,
+    resume,
+    run_meta,
+    run_params,
+    run_state,
+)
 from compose.train.runtime import apply_runtime, seed_everything
 from compose.train.step import UpdateStep, update_inputs
 from compose.train.watch import NonFiniteError, NonFiniteWatch
@@ -112,7 +121,10 @@ class Trainer:
             self.console.print(f"resumed from {self.ckpt_path} at step {self.step}")
         from compose.track import make_tracker
 
-        self.tracker = make_tracker(r.track, r.name, enabled=self.opts.track, run_hash=run_hash)
+        self.tracker = make_tracker(
+            r.track, r.name, enabled=self.opts.track, run_hash=run_hash,
+            tags=[r.name, self.info.dataset_id],
+        )
         self.meta["aim_run_hash"] = self.tracker.run_hash
         if not self.opts.resume:
             self.tracker.params(
@@ -387,9 +399,11 @@ class Trainer:
                 evals=self.eval_history,
                 profile=list(self.opts.profile),
                 last_checkpoint=self.last_checkpoint,
+                **best_of(self.eval_history),
             )
             if self.run_dir.is_dir():
                 (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2))
+            self.tracker.params(outcome_params(self.summary))
             self.tracker.close()
 
 

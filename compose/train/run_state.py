@@ -29,7 +29,10 @@ from compose.train.runtime import get_rng_state, set_rng_state
 
 __all__ = [
     "CHECKPOINT",
+    "OUTCOME_KEYS",
     "Progress",
+    "best_of",
+    "outcome_params",
     "restore_run_state",
     "resume",
     "run_meta",
@@ -72,18 +75,33 @@ def run_meta(resolved: dict[str, Any], recipe_hash: str, dataset_id: str, finger
 def run_params(
     loaded: Any, fingerprint: str, profile: list[str], run_dir: Path, info: Any
 ) -> dict[str, Any]:
-    """The run's parameters for the tracker: recipe, dataset, git commit, plugins, profile.
+    """The run's parameters for the tracker: what runs are grouped and filtered by.
 
     ``loaded`` is the :class:`compose.recipe.LoadedRecipe`, ``info`` the dataset's info.
+    Every section of the resolved recipe is a top-level param, nested as in the recipe, so
+    Aim's query language reads it directly (``run.critic_target.type == "penalized_sac"``,
+    ``run.model_learner.aux_losses``, ``run.seed``, ``run.train.steps``); the recipe's name is
+    ``recipe_name`` (Aim reserves ``run.name`` and ``run.description``). ``dataset`` is the
+    recipe's dataset section with what was loaded (id, env, provenance, size, fingerprint);
+    ``recipe`` keeps the whole resolved tree as stored in ``recipe.yaml``. In the sections, a
+    component written as a bare name (``critic_target: sac``) is ``{type: sac}``, so
+    ``run.critic_target.type`` works for every recipe. The scores are added when the run ends
+    (:func:`outcome_params`).
     """
     from compose.plugins import load_plugins
     from compose.track.aim_tracker import git_commit
 
+    resolved = loaded.resolved
+    tree = _expand_components(resolved, loaded.recipe)
+    sections = {k: v for k, v in tree.items() if k not in ("name", "description", "dataset")}
     return {
-        "recipe": loaded.resolved,
+        **sections,
+        "recipe_name": resolved.get("name"),
+        "recipe": resolved,
         "recipe_hash": loaded.hash,
         "recipe_source": str(loaded.source),
         "dataset": {
+            **dict(resolved.get("dataset") or {}),
             "id": info.dataset_id,
             "source": info.source,
             "env_id": info.env_id,
@@ -91,11 +109,55 @@ def run_params(
             "n_transitions": info.n_transitions,
             "fingerprint": fingerprint,
         },
+        "compose_version": _version(),
         "git_commit": git_commit(),
         "plugins": load_plugins().versions(),
         "profile": list(profile),
         "run_dir": str(run_dir),
     }
+
+
+def _expand_components(tree: Any, model: Any) -> Any:
+    """``tree`` with every bare component name (a string where ``model`` holds a component
+    config, i.e. an object with ``component_name``) written as ``{"type": name}``."""
+    if isinstance(tree, str) and hasattr(model, "component_name"):
+        return {"type": tree}
+    if isinstance(tree, dict):
+        return {k: _expand_components(v, getattr(model, k, None)) for k, v in tree.items()}
+    if isinstance(tree, list):
+        items = list(model) if isinstance(model, (list, tuple)) else [None] * len(tree)
+        if len(items) != len(tree):
+            items = [None] * len(tree)
+        return [_expand_components(v, m) for v, m in zip(tree, items, strict=True)]
+    return tree
+
+
+#: The summary's keys that :func:`outcome_params` sends to the tracker when a run ends.
+OUTCOME_KEYS = (
+    "status", "steps", "final_normalized_score", "best_normalized_score", "best_step",
+    "final_return", "best_return",
+)
+
+
+def best_of(eval_history: list[dict[str, float]]) -> dict[str, float | None]:
+    """The best evaluation so far: normalized score (and its step) and return."""
+
+    def top(key: str) -> dict[str, float] | None:
+        rows = [e for e in eval_history if e.get(key) is not None and e[key] == e[key]]
+        return max(rows, key=lambda e: e[key]) if rows else None
+
+    by_score, by_return = top("eval/normalized_score"), top("eval/return")
+    best = by_score or by_return
+    return {
+        "best_normalized_score": by_score["eval/normalized_score"] if by_score else None,
+        "best_return": by_return["eval/return"] if by_return else None,
+        "best_step": best["step"] if best else None,
+    }
+
+
+def outcome_params(summary: dict[str, Any]) -> dict[str, Any]:
+    """The run's outcome as tracker params (``run.best_normalized_score > 50`` in Aim)."""
+    return {k: summary.get(k) for k in OUTCOME_KEYS}
 
 
 def run_state(

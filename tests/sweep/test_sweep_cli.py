@@ -88,10 +88,15 @@ def test_table_rows_grouped_json_and_markdown(swept: dict[str, object], env: dic
     g = groups["mbpo"]
     scores = [rows[f"mbpo-s{s}"]["score"] for s in (0, 1)]
     assert g["n"] == 2 and g["seeds"] == [0, 1] and g["n_finished"] == 2
-    assert g["score"] == pytest.approx(sum(scores) / 2)
-    assert g["score_std"] == pytest.approx(abs(scores[0] - scores[1]) / 2**0.5)
+    # two seeds: the IQM trims nothing (the mean); the bootstrap interval spans the two scores
+    assert g["score"]["value"] == pytest.approx(sum(scores) / 2)
+    assert g["score"]["low"] == pytest.approx(min(scores))
+    assert g["score"]["high"] == pytest.approx(max(scores))
+    bests = [rows[f"mbpo-s{s}"]["best"] for s in (0, 1)]
+    assert all(b is not None and b >= sc for b, sc in zip(bests, scores, strict=True))
+    assert g["best"]["value"] == pytest.approx(sum(bests) / 2)
     assert groups["broken"]["score"] is None
-    assert "+-" in res.stdout
+    assert "IQM [95% CI]" in res.stdout and "+-" not in res.stdout
 
 
 def test_plot_reads_series_back_from_aim(swept: dict[str, object], env: dict[str, str]) -> None:

@@ -108,3 +108,11 @@ def test_default_dot_aim_path_is_a_working_repo(tmp_path: Path, monkeypatch: Any
     tracker.close()
     assert (tmp_path / ".aim" / "VERSION").is_file() and not (tmp_path / ".aim" / ".aim").exists()
     assert metric_values(read_run(tmp_path, str(tracker.run_hash)), "eval/return") == [(3, 1.5)]
+
+
+def test_git_commit_only_for_the_top_of_a_checkout(tmp_path: Path) -> None:
+    """None outside any checkout, and None inside a repository whose top is elsewhere (an
+    installed package inside another project's checkout must not report that commit)."""
+    root = Path(__file__).resolve().parents[2]
+    assert git_commit(tmp_path) is None
+    assert git_commit(root / "compose") is None
