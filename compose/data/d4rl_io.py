@@ -40,11 +40,19 @@ def read_d4rl(path: str | Path) -> TransitionArrays:
     rew = raw["rewards"].reshape(-1)
     term = raw["terminals"].reshape(-1).astype(np.float32)
     n = len(rew)
-    tout = raw["timeouts"].reshape(-1).astype(np.float32) if "timeouts" in raw else np.zeros(
-        n, dtype=np.float32)
+    tout = (
+        raw["timeouts"].reshape(-1).astype(np.float32)
+        if "timeouts" in raw
+        else np.zeros(n, dtype=np.float32)
+    )
     nxt = raw.get("next_observations")
-    lengths = {"observations": len(obs), "actions": len(act), "rewards": len(rew),
-               "terminals": len(term), "timeouts": len(tout)}
+    lengths = {
+        "observations": len(obs),
+        "actions": len(act),
+        "rewards": len(rew),
+        "terminals": len(term),
+        "timeouts": len(tout),
+    }
     if nxt is not None:
         lengths["next_observations"] = len(nxt)
     if len(set(lengths.values())) != 1:
@@ -108,8 +116,9 @@ def _check_values(path: Path, key: str, values: np.ndarray) -> None:
             "is this a D4RL file?"
         )
     if values.ndim == 0:
-        raise DatasetError(f"D4RL file {str(path)!r}: {key} is a scalar, expected one row "
-                           "per transition")
+        raise DatasetError(
+            f"D4RL file {str(path)!r}: {key} is a scalar, expected one row per transition"
+        )
     if len(values) == 0:
         return  # an empty file is reported by validate_arrays
     rows = values.reshape(len(values), -1)
@@ -145,8 +154,9 @@ def _check_values(path: Path, key: str, values: np.ndarray) -> None:
             )
 
 
-def _derive_next(obs: np.ndarray, act: np.ndarray, rew: np.ndarray, term: np.ndarray,
-                 tout: np.ndarray) -> TransitionArrays:
+def _derive_next(
+    obs: np.ndarray, act: np.ndarray, rew: np.ndarray, term: np.ndarray, tout: np.ndarray
+) -> TransitionArrays:
     """s'_t = s_{t+1} inside episodes; terminal rows kept (s' = s_t), cut rows dropped."""
     n = len(rew)
     is_term = term > 0

@@ -167,7 +167,9 @@ class RunDir:
             return f"a seed batch ({SEEDS}: seeds {self._seeds_text()})"
         summary = self.read_summary()
         if summary is not None:
-            return f"a run ({SUMMARY}: status {summary.get('status')!r}, step {summary.get('steps')})"
+            return (
+                f"a run ({SUMMARY}: status {summary.get('status')!r}, step {summary.get('steps')})"
+            )
         if self.has_checkpoint():
             return "a run's checkpoint"
         seeds = sorted(p.name for p in self.path.glob("seed_*") if RunDir(p).previous_run())
@@ -242,8 +244,10 @@ class RunDir:
             if failed:
                 aside = self.checkpoint.with_name(CHECKPOINT + UNREADABLE)
                 os.replace(self.checkpoint, aside)
-                say(f"warning: {failed[0]}; resuming from the previous checkpoint {path} "
-                    f"(step {state.get('step')}); the unreadable one is kept as {aside}")
+                say(
+                    f"warning: {failed[0]}; resuming from the previous checkpoint {path} "
+                    f"(step {state.get('step')}); the unreadable one is kept as {aside}"
+                )
             return state, path
         if not failed:
             raise RunDirError(

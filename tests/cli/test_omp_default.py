@@ -28,8 +28,14 @@ print("policy=" + os.environ.get("OMP_WAIT_POLICY", "<unset>"))
 
 def _policy(args: list[str], **env: str) -> str:
     base = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    res = subprocess.run([sys.executable, "-c", PROBE, *args], env={**base, **env}, cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        env={**base, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return res.stdout.strip().splitlines()[-1]
 
 

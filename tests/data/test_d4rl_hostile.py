@@ -129,7 +129,8 @@ def test_cli_import_of_a_damaged_file_exits_2(tmp_path: Path, minari_store: Path
 
     path = tmp_path / "damaged.hdf5"
     path.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(64))
-    res = CliRunner().invoke(cli, ["data", "import-d4rl", str(path), "--env",
-                                   "InvertedPendulum-v5"])
+    res = CliRunner().invoke(
+        cli, ["data", "import-d4rl", str(path), "--env", "InvertedPendulum-v5"]
+    )
     assert res.exit_code == 2, res.output
     assert "damaged.hdf5" in res.output and "Traceback" not in res.output

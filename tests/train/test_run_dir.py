@@ -99,8 +99,17 @@ def finished(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> t
     """A finished tiny MBPO run under the quick profile: (tmp, run_dir)."""
     tmp = tmp_path_factory.mktemp("rundir")
     run_dir = tmp / "run"
-    res = compose(env, "recipes/mbpo.yaml", "--quick", *tiny(tmp), "--no-track",
-                  "--set", "eval.final_episodes=1", "--run-dir", str(run_dir))
+    res = compose(
+        env,
+        "recipes/mbpo.yaml",
+        "--quick",
+        *tiny(tmp),
+        "--no-track",
+        "--set",
+        "eval.final_episodes=1",
+        "--run-dir",
+        str(run_dir),
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     return tmp, run_dir
 
@@ -120,8 +129,17 @@ def test_a_fresh_run_into_a_finished_run_is_refused(
     other.mkdir()
     for name in ("summary.json", "checkpoint.pt", "recipe.yaml"):
         other.joinpath(name).write_bytes(run_dir.joinpath(name).read_bytes())
-    res = compose(env, "recipes/mbpo.yaml", *tiny(tmp), "--no-track", "--steps", "5",
-                  "--run-dir", str(other), "--overwrite")
+    res = compose(
+        env,
+        "recipes/mbpo.yaml",
+        *tiny(tmp),
+        "--no-track",
+        "--steps",
+        "5",
+        "--run-dir",
+        str(other),
+        "--overwrite",
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     assert json.loads(other.joinpath("summary.json").read_text())["steps"] == 5
 
@@ -147,8 +165,10 @@ def test_unreadable_checkpoints_exit_2_with_the_file_and_the_fix(
         copy.joinpath(name).write_bytes(run_dir.joinpath(name).read_bytes())
     ckpt = copy / "checkpoint.pt"
     good = run_dir.joinpath("checkpoint.pt").read_bytes()
-    for content, words in ((b"", "is empty (0 bytes)"),
-                           (good[: len(good) // 2], "is truncated or damaged")):
+    for content, words in (
+        (b"", "is empty (0 bytes)"),
+        (good[: len(good) // 2], "is truncated or damaged"),
+    ):
         ckpt.write_bytes(content)
         res = compose(env, "--resume", str(copy), "--steps", "60", "--no-track")
         assert res.returncode == 2, res.stderr[-3000:]
@@ -159,7 +179,9 @@ def test_unreadable_checkpoints_exit_2_with_the_file_and_the_fix(
     assert res.returncode == 2 and "is not a compose checkpoint" in res.stderr
     assert "weights_only" not in res.stderr
     # with the previous checkpoint kept, a truncated newest one falls back to it
-    copy.joinpath("checkpoint.prev.pt").write_bytes(run_dir.joinpath("checkpoint.prev.pt").read_bytes())
+    copy.joinpath("checkpoint.prev.pt").write_bytes(
+        run_dir.joinpath("checkpoint.prev.pt").read_bytes()
+    )
     ckpt.write_bytes(good[:1000])
     res = compose(env, "--resume", str(copy), "--steps", "60", "--no-track")
     assert res.returncode == 0, res.stderr[-3000:]
@@ -187,8 +209,18 @@ def test_nan_stop_names_the_component_and_summary_has_its_step(
 ) -> None:
     run_dir = tmp_path / "run"
     env = dict(env, COMPOSE_EXTRA_PLUGINS="tests.train.nan_plugin")
-    res = compose(env, "recipes/mbpo.yaml", *tiny(tmp_path), "--no-track",
-                  "--set", "reward_shaper={type: nan_shaper, at: 3}", "--set", "rollout.length=1", "--run-dir", str(run_dir))
+    res = compose(
+        env,
+        "recipes/mbpo.yaml",
+        *tiny(tmp_path),
+        "--no-track",
+        "--set",
+        "reward_shaper={type: nan_shaper, at: 3}",
+        "--set",
+        "rollout.length=1",
+        "--run-dir",
+        str(run_dir),
+    )
     assert res.returncode == 1, res.stderr[-3000:]
     # rollouts every 20 steps (one call each): the third, at step 40, is NaN
     assert "non-finite values at step 40 produced by reward_shaper (nan_shaper)" in res.stderr
@@ -213,8 +245,18 @@ def test_a_stateful_shaper_resumes_exactly_when_it_saves_its_state(
     monkeypatch.setenv("MINARI_DATASETS_PATH", env["MINARI_DATASETS_PATH"])
     monkeypatch.setenv("COMPOSE_EXTRA_PLUGINS", "tests.train.nan_plugin")
     monkeypatch.chdir(ROOT)
-    args = [*tiny(tmp_path), "--no-track", "--set", f"reward_shaper={{type: counting, save: {str(save).lower()}}}",
-            "--set", "rollout.every=10", "--set", "checkpoint.every=20", "--set", "eval.every=100"]
+    args = [
+        *tiny(tmp_path),
+        "--no-track",
+        "--set",
+        f"reward_shaper={{type: counting, save: {str(save).lower()}}}",
+        "--set",
+        "rollout.every=10",
+        "--set",
+        "checkpoint.every=20",
+        "--set",
+        "eval.every=100",
+    ]
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     _run("recipes/mbpo.yaml", *args, "--steps", "40", "--run-dir", str(whole))
     _run("recipes/mbpo.yaml", *args, "--steps", "20", "--run-dir", str(parts))
