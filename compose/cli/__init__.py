@@ -137,9 +137,32 @@ for _command in (validate, show, components, plugins):
     cli.add_command(_command)
 
 
+#: Commands that choose their own OpenMP wait policy (``compose bench --omp-wait``).
+OWN_OMP_POLICY = ("bench",)
+
+
+def default_omp_wait(args: list[str]) -> str | None:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` unless the user set it; returns what was set (or None).
+
+    Why: torch's OpenMP threads spin while they wait (libgomp's default); on a machine whose
+    cores are busy with other jobs a spinning thread holds a core the others need, and a run
+    is several times slower (compose/bench/PROFILE.md section 0). libgomp reads the variable
+    once, when torch loads it, so it is set here, before any command imports torch. Not for
+    ``compose bench``, which has ``--omp-wait`` and records the policy it measured under.
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "torch" in sys.modules:
+        return None
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command in OWN_OMP_POLICY:
+        return None
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    return "PASSIVE"
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``compose`` console script: no bare tracebacks for users."""
     args = list(sys.argv[1:] if argv is None else argv)
+    default_omp_wait(args)
     debug = "--debug" in args or os.environ.get("COMPOSE_DEBUG", "") == "1"
     try:
         return cli.main(args=args, prog_name="compose", standalone_mode=True)

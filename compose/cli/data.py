@@ -107,9 +107,9 @@ def _train_until_medium(cfg: Any, command: str, max_minutes: float | None, out: 
 
 
 def _fail(exc: Exception) -> None:
-    """Print a data error for people (no traceback) and exit 1."""
+    """Print a data error for people (no traceback) and exit 2 (bad input data)."""
     click.echo(f"error: {exc}", err=True)
-    sys.exit(1)
+    sys.exit(2)
 
 
 @data.command("list")

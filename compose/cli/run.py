@@ -1,14 +1,17 @@
 """``compose run``: train a recipe end to end (model phase, policy phase, evaluation).
 
-Exit status: 0 finished, 2 bad recipe/arguments or a refused resume, 1 stopped on
-non-finite values, 130 interrupted (a checkpoint was saved; resume with ``--resume``).
+Exit status: 0 finished, 2 bad recipe/arguments, a refused resume, an unreadable checkpoint
+or a run directory in use or holding another run, 1 stopped on non-finite values, 130
+interrupted (a checkpoint was saved; resume with ``--resume``).
+The run directory (:class:`compose.train.run_dir.RunDir`) is locked for the whole run.
 """
 
 from __future__ import annotations
 
-import json
 import time
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -46,6 +49,8 @@ _SEEDS_HELP = (
               help="Continue the run in RUN_DIR from its checkpoint (same Aim run).")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Run directory (default: runs/<name>-<YYYYmmdd-HHMMSS>).")
+@click.option("--overwrite", is_flag=True,
+              help="Replace the run already in --run-dir (default: refuse to start over it).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="runtime.device.")
 @click.option("--seeds", "seeds", multiple=True, type=int, metavar="K | S1 S2 ...", help=_SEEDS_HELP)
 @click.pass_context
@@ -60,6 +65,7 @@ def run(
     no_track: bool,
     resume_dir: Path | None,
     run_dir: Path | None,
+    overwrite: bool,
     device: str | None,
     seeds: tuple[int, ...],
 ) -> None:
@@ -74,28 +80,30 @@ def run(
     plugins = get_plugins(ctx)
     if recipe is None and resume_dir is None:
         raise click.UsageError("give a RECIPE, or --resume RUN_DIR")
-    from compose.train.seed_batch import SEEDS_FILE, seed_dir
+    from compose.train.run_dir import CHECKPOINT, RunDir, RunDirError
 
-    batch_index = resume_dir / SEEDS_FILE if resume_dir is not None else None
+    if resume_dir is not None and overwrite:
+        raise click.UsageError("--overwrite starts a run over; it does not go with --resume")
+    resumed = RunDir(resume_dir) if resume_dir is not None else None
     resumed_seeds: list[int] | None = None  # the seeds of a batch being resumed
-    if batch_index is not None and batch_index.is_file():
+    if resumed is not None and resumed.is_batch():
         if seeds:
             raise click.UsageError("--resume of a seed batch resumes all its seeds; drop --seeds")
-        resumed_seeds = [int(s) for s in json.loads(batch_index.read_text())["seeds"]]
-        missing = [s for s in resumed_seeds
-                   if not (seed_dir(resume_dir, s) / "checkpoint.pt").is_file()]
+        try:
+            resumed_seeds = resumed.batch_seeds()
+        except RunDirError as exc:
+            _fail(exc)
+        missing = [s for s in resumed_seeds if not resumed.seed(s).has_checkpoint()]
         if missing:
-            click.echo(f"error: seeds {missing} of {resume_dir} have no checkpoint.pt; nothing "
-                       "to resume (resume the others one by one: compose run --resume "
-                       f"{seed_dir(resume_dir, resumed_seeds[0])})", err=True)
-            raise SystemExit(EXIT_BAD_INPUT)
-        first = seed_dir(resume_dir, resumed_seeds[0])
-        source = recipe if recipe is not None else str(first / "recipe.yaml")
-    elif resume_dir is not None and not (resume_dir / "checkpoint.pt").is_file():
-        click.echo(f"error: no checkpoint.pt in {resume_dir}; nothing to resume", err=True)
-        raise SystemExit(EXIT_BAD_INPUT)
+            _fail(f"seeds {missing} of {resume_dir} have no {CHECKPOINT}; nothing to resume "
+                  "(resume the others one by one: compose run --resume "
+                  f"{resumed.seed(resumed_seeds[0]).path})")
+        first = resumed.seed(resumed_seeds[0])
+        source = recipe if recipe is not None else str(first.recipe)
+    elif resumed is not None and not resumed.has_checkpoint():
+        _fail(f"no {CHECKPOINT} in {resume_dir}; nothing to resume")
     else:
-        source = recipe if recipe is not None else str(resume_dir / "recipe.yaml")
+        source = recipe if recipe is not None else str(resumed.recipe if resumed else "")
     extra = list(overrides)
     if steps is not None:
         extra.append(f"train.steps={steps}")
@@ -122,11 +130,7 @@ def run(
         click.echo(dump_resolved(loaded.resolved), nl=False)
         return
 
-    from compose.data.errors import DatasetError
-    from compose.train.checkpoint import CheckpointMismatch
-    from compose.train.loop import Interrupted, RunOptions, train
-    from compose.train.seed_batch import SeedBatchError
-    from compose.train.watch import NonFiniteError
+    from compose.train.loop import RunOptions
 
     if resume_dir is not None:
         target = resume_dir
@@ -142,16 +146,46 @@ def run(
             per_seed.append(one.loaded)
         except RecipeError as exc:
             fail_recipe(exc.lines())
-    if resume_dir is None:
-        target.mkdir(parents=True, exist_ok=True)
-        if per_seed:
-            for seed, one in zip(seed_list or [], per_seed, strict=True):
-                seed_dir(target, seed).mkdir(parents=True, exist_ok=True)
-                (seed_dir(target, seed) / "recipe.yaml").write_text(dump_resolved(one.resolved))
-        else:
-            (target / "recipe.yaml").write_text(dump_resolved(loaded.resolved))
+    home = RunDir(target)
+    dirs = [home, *(home.seed(s) for s in seed_list or [])] if per_seed else [home]
+    locks = ExitStack()
+    try:
+        for d in dirs:  # held until this process ends (the kernel drops them if it dies)
+            locks.enter_context(d.locked())
+        if resume_dir is None:
+            if overwrite:
+                home.clear()
+            else:
+                home.refuse_previous_run()
+            if per_seed:
+                for seed, one in zip(seed_list or [], per_seed, strict=True):
+                    home.seed(seed).write_recipe(dump_resolved(one.resolved))
+            else:
+                home.write_recipe(dump_resolved(loaded.resolved))
+    except RunDirError as exc:
+        locks.close()
+        _fail(exc)
     opts = RunOptions(run_dir=target, track=not no_track, resume=resume_dir is not None,
                       profile=profile)
+    with locks:
+        _train(per_seed, loaded, opts, target)
+
+
+def _fail(message: object) -> NoReturn:
+    """A bad-input error for people (no traceback): exit 2."""
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _train(per_seed: list[Any], loaded: Any, opts: Any, target: Path) -> None:
+    """Train, turning every expected failure into its message and exit status."""
+    from compose.data.errors import DatasetError
+    from compose.train.checkpoint import CheckpointMismatch
+    from compose.train.loop import Interrupted, train
+    from compose.train.run_dir import RunDirError
+    from compose.train.seed_batch import SeedBatchError
+    from compose.train.watch import NonFiniteError
+
     try:
         if per_seed:
             from compose.train.seed_batch import train_seeds
@@ -162,7 +196,7 @@ def run(
     except SeedBatchError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
-    except (CheckpointMismatch, DatasetError) as exc:
+    except (CheckpointMismatch, DatasetError, RunDirError) as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     except NonFiniteError as exc:

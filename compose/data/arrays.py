@@ -80,16 +80,32 @@ def validate_arrays(
                 f"(env observation shape {obs_shape}, action shape {act_shape}); "
                 "is the dataset for a different env or env version?"
             )
-    for field in ("obs", "next_obs", "actions", "rewards"):
-        values = getattr(arrays, field)
-        bad = ~np.isfinite(values)
-        if bad.ndim > 1:
-            bad = bad.reshape(n, -1).any(axis=1)
+    f32_max = float(np.finfo(np.float32).max)
+    for field in ("obs", "next_obs", "actions", "rewards", "terminals", "timeouts"):
+        values = getattr(arrays, field).reshape(n, -1)
+        bad = ~np.isfinite(values).all(axis=1)
         if bad.any():
             i = _first_bad(bad)
             raise DatasetError(
                 f"dataset {name!r}: {field} has a NaN or inf value at index {i} "
                 f"(first of {int(bad.sum())}); clean or drop those transitions"
+            )
+        big = (np.abs(values) > f32_max).any(axis=1)
+        if big.any():
+            i = _first_bad(big)
+            raise DatasetError(
+                f"dataset {name!r}: {field} at index {i} is beyond float32's range "
+                f"(|x| <= {f32_max:.4g}; training is float32, so it would become inf; first "
+                f"of {int(big.sum())}); clean or rescale those transitions"
+            )
+    for field in ("terminals", "timeouts"):
+        values = getattr(arrays, field)
+        bad = (values != 0) & (values != 1)
+        if bad.any():
+            i = _first_bad(bad)
+            raise DatasetError(
+                f"dataset {name!r}: {field} at index {i} is {values[i].item()!r}, expected 0 "
+                f"or 1 (first of {int(bad.sum())}); fix the flags"
             )
     low = np.asarray(action_low) - tolerance
     high = np.asarray(action_high) + tolerance

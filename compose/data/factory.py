@@ -344,13 +344,19 @@ def make_dataset(
     total = 2 * size if quality == "medium-expert" else size
     t0 = time.time()
     if progress:
-        from rich.progress import Progress
+        from rich.console import Console
 
-        with Progress(transient=False) as bar:
-            task = bar.add_task(f"making {dataset_id}", total=total)
-            arrays, rets, behavior = make_arrays(
-                env, quality, seed, size, policy_dir, lambda n: bar.advance(task, n)
-            )
+        from compose.train.progress import RunProgress
+
+        done = [0]
+        with RunProgress(Console(stderr=True), total, 0, f"making {dataset_id}",
+                         unit="transitions") as bar:
+
+            def advance(n: int) -> None:
+                done[0] += n
+                bar.update(done[0])
+
+            arrays, rets, behavior = make_arrays(env, quality, seed, size, policy_dir, advance)
     else:
         arrays, rets, behavior = make_arrays(env, quality, seed, size, policy_dir)
     ref = D4RL_REF_SCORES.get(env, PENDULUM_REF_SCORES)

@@ -57,11 +57,13 @@ def evaluate(
     ref_min_score: float | None = None,
     ref_max_score: float | None = None,
     max_episode_steps: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> EvalResult:
     """Run ``episodes`` episodes of ``act_fn`` (obs [n, do] float32 -> actions [n, da]).
 
     Reference scores default to D4RL's for the locomotion tasks. Actions are clipped to the
-    action space before stepping.
+    action space before stepping. ``progress(step, max_steps)`` is called after every
+    (vectorized) env step; ``max_steps`` is the env's step limit (episodes may end sooner).
     """
     if ref_min_score is None and ref_max_score is None:
         ref = d4rl_ref_scores(env_id)
@@ -79,6 +81,8 @@ def evaluate(
         returns = np.zeros(episodes)
         lengths = np.zeros(episodes, dtype=np.int64)
         alive = np.ones(episodes, dtype=bool)
+        limit = int(max_episode_steps or getattr(envs.envs[0].spec, "max_episode_steps", 0) or 0)
+        t = 0
         while alive.any():
             action = act_fn(torch.as_tensor(obs, dtype=torch.float32))
             action = np.clip(action.detach().cpu().numpy().astype(np.float64), low, high)
@@ -86,6 +90,9 @@ def evaluate(
             returns += reward * alive
             lengths += alive
             alive &= ~(terminated | truncated)
+            t += 1
+            if progress is not None:
+                progress(t if alive.any() else max(t, limit), max(limit, t))
     finally:
         envs.close()
     normalized = None

@@ -20,6 +20,15 @@ class Component(nn.Module):
     component itself inside its ``update`` (e.g. VIPO's value nets, DAMO's classifier).
     Both are saved in checkpoints.
 
+    What a checkpoint holds of a component is :meth:`checkpoint_state`: its ``state_dict``
+    (parameters and registered buffers) and its optimizers. A plain Python attribute (a
+    counter, a schedule position, a running statistic, a ``torch.Generator``) is not in it:
+    a resumed run rebuilds the component and such an attribute starts from its initial
+    value. A component whose later steps depend on one must save it: override
+    :meth:`checkpoint_state` to add it (tensors, lists, numbers and strings only: checkpoints
+    load with ``weights_only=True``) and :meth:`load_checkpoint_state` to restore it, or keep
+    it in a registered buffer (tests/train/test_run_dir.py, a stateful reward shaper).
+
     A checkpoint may hold the state of an optimizer the component has not created yet when
     it is loaded: that state is held, loaded when the optimizer is registered, and written
     back unchanged by :meth:`checkpoint_state` until then.

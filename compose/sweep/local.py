@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from compose.sweep.spec import RunPlan, SweepSpec
+from compose.train.run_dir import RunDir
 
 __all__ = [
     "Action", "SweepOutcome", "Unit", "cpu_cores", "decide", "decide_unit", "run_local",
@@ -57,10 +58,7 @@ def threads_per_run(jobs: int, cores: int | None = None) -> int:
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
     """A run's ``summary.json``, or None when absent or unreadable."""
-    try:
-        return json.loads((Path(run_dir) / "summary.json").read_text())
-    except (OSError, ValueError):
-        return None
+    return RunDir(Path(run_dir)).read_summary()
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ def decide(run_dir: Path, planned_steps: int | None) -> Action:
     """Skip, resume or start ``run_dir`` (see the module docstring)."""
     summary = read_summary(run_dir)
     status = str(summary.get("status", "")) if summary else ""
-    has_ckpt = (Path(run_dir) / "checkpoint.pt").is_file()
+    has_ckpt = RunDir(Path(run_dir)).has_checkpoint()
     if status == "finished":
         steps = int(summary.get("steps") or 0) if summary else 0
         if planned_steps is None or steps >= planned_steps or not has_ckpt:
@@ -119,7 +117,7 @@ def decide_unit(unit: Unit, steps: dict[str, int]) -> Action:
         return actions[0]
     if all(a.kind == "skip" for a in actions):
         return Action("skip", ", ".join(dict.fromkeys(a.reason for a in actions)))
-    if all((p.run_dir / "checkpoint.pt").is_file() for p in unit.plans):
+    if all(RunDir(p.run_dir).has_checkpoint() for p in unit.plans):
         return Action("resume", ", ".join(dict.fromkeys(a.reason for a in actions if a.kind != "skip")))
     return Action("start", "new")
 
@@ -149,7 +147,8 @@ def build_command(
             cmd += ["--steps", str(spec.steps)]
         if unit.batched:
             cmd += ["--seeds", *(str(p.seed) for p in unit.plans)]
-        cmd += ["--run-dir", str(unit.run_dir)]
+        # the sweep decided there is nothing to resume here (see decide): start it over
+        cmd += ["--run-dir", str(unit.run_dir), "--overwrite"]
     if not track:
         cmd.append("--no-track")
     return cmd

@@ -19,6 +19,7 @@ from typing import Any
 
 from compose import stats
 from compose.sweep.local import RUN_RECORD, read_summary
+from compose.train.run_dir import RunDir
 
 __all__ = ["SWEEP_FILE", "collect_rows", "group_rows", "to_markdown"]
 
@@ -61,7 +62,7 @@ def collect_rows(out: Path) -> list[dict[str, Any]]:
     plans = load_plan(out).get("runs", [])
     known = {p["name"] for p in plans}
     for child in sorted(out.iterdir()) if out.is_dir() else []:
-        if child.name not in known and (child / "summary.json").is_file():
+        if child.name not in known and RunDir(child).summary.is_file():
             s = read_summary(child) or {}
             plans.append({"name": child.name, "label": s.get("name", child.name),
                           "recipe": s.get("name"), "seed": None, "grid": {},

@@ -6,13 +6,19 @@ model buffer, every RNG state, the step, and metadata (recipe, dataset id and fi
 project version). Only tensors, dicts, lists and primitives are stored, so it loads with
 ``torch.load(weights_only=True)``.
 Why: written to a temporary file in the same folder, fsynced, then ``os.replace``d over the
-old one, so a crash mid-write never leaves a truncated checkpoint.
+old one, so a crash mid-write never leaves a truncated checkpoint; the one it replaces may be
+kept as the previous checkpoint (the run directory keeps two, see
+:mod:`compose.train.run_dir`). A file that cannot be read back is a
+:class:`CheckpointUnreadable` saying why in words (empty, truncated, not a compose
+checkpoint), never torch's own advice: a file refused by ``weights_only`` holds Python
+objects a compose checkpoint never has, and it is not loaded.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +28,7 @@ from compose.kinds import Component
 
 __all__ = [
     "CheckpointMismatch",
+    "CheckpointUnreadable",
     "atomic_save",
     "compare_meta",
     "load_checkpoint",
@@ -38,31 +45,87 @@ class CheckpointMismatch(Exception):
     """A checkpoint was made by a different recipe, dataset or project version."""
 
 
-def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` to ``path`` through a temporary file and ``os.replace``."""
+class CheckpointUnreadable(Exception):
+    """A checkpoint file cannot be loaded; ``reason`` says why in words."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path} {reason}")
+
+
+def tmp_name(path: Path) -> Path:
+    """The temporary file :func:`atomic_save` writes ``path`` through (``.<name>.tmp-<pid>``)."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def atomic_save(obj: Any, path: Path, previous: Path | None = None) -> None:
+    """``torch.save`` to ``path`` through a temporary file and ``os.replace``.
+
+    With ``previous``, the file being replaced is first moved there (the previous
+    checkpoint); a crash between the two moves leaves ``previous`` as the newest one.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        torch.save(obj, fh)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    tmp = tmp_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if previous is not None and path.is_file():
+            os.replace(path, previous)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
     """Load a checkpoint safely (``weights_only=True``); tensors onto ``device``, RNG states not.
 
+    Raises :class:`CheckpointUnreadable` for an empty, truncated or foreign file.
     Why: generator states (``torch.uint8`` tensors: the global RNG's, a component's own
     ``torch.Generator``'s) and the whole ``rng`` entry must stay on the CPU, where
     ``torch.set_rng_state``, ``Generator.set_state`` (also of a CUDA generator) and numpy
     read them; a plain ``map_location=device`` would put them on the GPU.
     """
-    state = torch.load(Path(path), map_location="cpu", weights_only=True)
+    state = _read(Path(path))
     device = torch.device(device)
     if device.type == "cpu":
         return state
     return {k: v if k == "rng" else _to_device(v, device) for k, v in state.items()}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` with every failure turned into a reason in words."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CheckpointUnreadable(path, f"cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise CheckpointUnreadable(path, "is empty (0 bytes): its write was cut off")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+            raise CheckpointUnreadable(
+                path, "is not a compose checkpoint: it holds pickled Python objects, which "
+                "can run code when loaded and which a compose checkpoint never holds; it is "
+                "not loaded"
+            ) from None
+        raise CheckpointUnreadable(path, f"is damaged ({size} bytes; unpickling failed)") from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as exc:
+        text = str(exc).strip()
+        first = text.splitlines()[0].split(". ")[0] if text else type(exc).__name__
+        raise CheckpointUnreadable(
+            path, f"is truncated or damaged ({size} bytes; {first[:160]})"
+        ) from None
+    if not isinstance(state, dict):
+        raise CheckpointUnreadable(
+            path, f"is not a compose checkpoint (it holds a {type(state).__name__}, not a dict)"
+        )
+    return state
 
 
 def _to_device(tree: Any, device: torch.device) -> Any:

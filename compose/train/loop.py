@@ -8,12 +8,11 @@ The checkpoint's layout and the run's metadata live in :mod:`compose.train.run_s
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,11 @@ from rich.console import Console
 from compose.kinds import Buffers, UpdateInputs
 from compose.train.buffers import TransitionBuffer
 from compose.train.build import Parts, build_parts, dataset_fingerprint
-from compose.train.checkpoint import atomic_save
 from compose.train.model_phase import run_model_phase
 from compose.train.progress import RunProgress, summary_table
 from compose.train.rollout import SHAPING_CHECK_ROUND, branched_rollout, dominant_shaping
+from compose.train.run_dir import RunDir
 from compose.train.run_state import (
-    CHECKPOINT,
     Progress,
     best_of,
     outcome_params,
@@ -72,7 +70,9 @@ class Trainer:
         self.loaded, self.recipe, self.opts = loaded, loaded.recipe, opts
         self.console = opts.console or Console(stderr=True)
         self.run_dir = Path(opts.run_dir)
-        self.ckpt_path = self.run_dir / CHECKPOINT
+        self.dir = RunDir(self.run_dir)
+        self.ckpt_path = self.dir.checkpoint
+        self.profile = list(opts.profile)
         self.last_checkpoint: str | None = None
         self.stop_requested = False
         self.summary: dict[str, Any] = {
@@ -112,13 +112,15 @@ class Trainer:
         self.pretrain_metrics: dict[str, float] = {}
         run_hash = None
         if self.opts.resume:
-            saved, run_hash = resume(
-                self.ckpt_path, self.device, self.meta, self.parts, self.model_buffer
+            saved, run_hash, path = resume(
+                self.dir, self.device, self.meta, self.parts, self.model_buffer,
+                say=self.console.print,
             )
             self.step, self.wall_before = saved.step, saved.wall_time_s
             self.eval_history, self.model_metrics = saved.eval_history, saved.model_metrics
             self.pretrain_metrics = saved.pretrain_metrics
-            self.console.print(f"resumed from {self.ckpt_path} at step {self.step}")
+            self.profile = self.profile or saved.profile
+            self.console.print(f"resumed from {path} at step {self.step}")
         from compose.track import make_tracker
 
         self.tracker = make_tracker(
@@ -130,7 +132,8 @@ class Trainer:
             self.tracker.params(
                 run_params(self.loaded, self.fingerprint, self.opts.profile, self.run_dir, self.info)
             )
-        self.watch = NonFiniteWatch(self.device)
+        self.labels = component_labels(self.loaded.resolved, self.parts.components())
+        self.watch = NonFiniteWatch(self.device, labels=self.labels)
         self.update = UpdateStep(self.parts, r.train.tau, r.train.actor_warmup)
         self.step_fn = _compiled(self.update, self.console) if r.runtime.compile else self.update
 
@@ -142,26 +145,38 @@ class Trainer:
             eval_history=self.eval_history,
             model_metrics=self.model_metrics,
             pretrain_metrics=self.pretrain_metrics,
+            profile=self.profile,
         )
         keep = self.recipe.checkpoint.keep_buffer
         return run_state(self.parts, self.meta, progress, self.model_buffer if keep else None)
 
     def save(self) -> str:
-        """Write the checkpoint atomically (only after checking every value was finite)."""
+        """Write the checkpoint atomically (only after checking every value was finite).
+
+        The one it replaces is kept as the previous checkpoint (:class:`RunDir`).
+        """
         self.watch.check(self.last_checkpoint)
-        atomic_save(self._state(), self.ckpt_path)
+        self.dir.save_checkpoint(self._state())
         self.last_checkpoint = str(self.ckpt_path)
         return self.last_checkpoint
 
     # -- phases ---------------------------------------------------------------------------
     def model_phase(self) -> None:
         """Fit or load the dynamics, log holdout metrics, reseed for the policy phase."""
-        def log(metrics: dict[str, float], step: int) -> None:
-            self.tracker.metrics({f"model_learner/{k}": v for k, v in metrics.items()}, step)
+        total = model_epoch_cap(self.recipe.model_learner, len(self.real))
+        with RunProgress(self.console, total, 0, "model phase", unit="epochs") as bar:
+            calls = [0]
 
-        self.model_metrics = run_model_phase(
-            self.recipe, self.parts, self.fingerprint, log, self.console.print
-        )
+            def log(metrics: dict[str, float], step: int) -> None:
+                self.tracker.metrics({f"model_learner/{k}": v for k, v in metrics.items()}, step)
+                calls[0] += 1
+                shown = next((f"{k} {v:.4g}" for k, v in metrics.items()
+                              if "holdout" in k or "nll" in k), None)
+                bar.update(calls[0], score=shown)
+
+            self.model_metrics = run_model_phase(
+                self.recipe, self.parts, self.fingerprint, log, self.console.print
+            )
         shown = {k: v for k, v in self.model_metrics.items() if isinstance(v, float)}
         self.tracker.metrics({f"model_learner/final_{k}": v for k, v in shown.items()}, 0)
         self.console.print(
@@ -238,19 +253,36 @@ class Trainer:
                 self.console.print(f"[yellow]{note}[/]")
         return metrics
 
-    def evaluate(self, episodes: int) -> dict[str, float]:
-        """Deterministic policy in the real env: raw return and normalized score."""
+    def evaluate(
+        self, episodes: int, progress: Callable[[int, int], None] | None = None
+    ) -> dict[str, float]:
+        """Deterministic policy in the real env: raw return and normalized score.
+
+        ``progress(step, max_steps)`` is called after every env step (None: a bar of its own).
+        """
         from compose.envs import evaluate
 
         policy, device = self.parts.policy, self.device
-        result = evaluate(
-            lambda obs: policy.act(obs.to(device)).cpu(),
-            self.info.env_id,
-            episodes=episodes,
-            seed=self.recipe.seed + 10_000,
-            ref_min_score=self.info.ref_min_score,
-            ref_max_score=self.info.ref_max_score,
-        )
+        with ExitStack() as stack:
+            if progress is None:
+                bar = stack.enter_context(
+                    RunProgress(self.console, None, 0, "evaluation", unit="env steps")
+                )
+
+                def progress(step: int, total: int) -> None:
+                    bar.total = total
+                    bar.progress.update(bar.task, total=total)
+                    bar.update(step)
+
+            result = evaluate(
+                lambda obs: policy.act(obs.to(device)).cpu(),
+                self.info.env_id,
+                episodes=episodes,
+                seed=self.recipe.seed + 10_000,
+                ref_min_score=self.info.ref_min_score,
+                ref_max_score=self.info.ref_max_score,
+                progress=progress,
+            )
         out = {"eval/return": result.mean_return, "eval/return_std": result.std_return}
         if result.normalized_mean is not None:
             out["eval/normalized_score"] = result.normalized_mean
@@ -296,7 +328,7 @@ class Trainer:
                     elif done % 10 == 0:
                         bar.update(done)
                     if done % r.eval.every == 0 and done != total:
-                        ev = self.evaluate(r.eval.episodes)
+                        ev = self.evaluate(r.eval.episodes, _eval_on(bar, done))
                         self._record_eval(done, ev)
                         score = _score_text(ev)
                         bar.update(done, score=score)
@@ -371,13 +403,16 @@ class Trainer:
     def recording(self) -> Iterator[None]:
         """On any exit (after :meth:`setup`) record the status, write ``summary.json``, close Aim."""
         status = "finished"
+        steps: int | None = None
         try:
             yield
         except Interrupted:
             status = "interrupted"
             raise
-        except NonFiniteError:
+        except NonFiniteError as exc:
             status = "failed: non-finite values"
+            steps = exc.step  # the step the message names (checked at log time, later)
+            self.summary["error"] = str(exc)
             raise
         except KeyboardInterrupt:
             status = "aborted"
@@ -388,7 +423,7 @@ class Trainer:
         finally:
             self.summary.update(
                 status=status,
-                steps=self.step,
+                steps=self.step if steps is None else steps,
                 wall_time_s=self.wall_before + (time.perf_counter() - self.t_start),
                 model_phase_s=self.model_metrics.get("seconds"),
                 model_metrics=self.model_metrics,
@@ -397,14 +432,51 @@ class Trainer:
                 recipe_hash=self.loaded.hash,
                 dataset_id=self.info.dataset_id,
                 evals=self.eval_history,
-                profile=list(self.opts.profile),
+                profile=list(self.profile),
                 last_checkpoint=self.last_checkpoint,
                 **best_of(self.eval_history),
             )
             if self.run_dir.is_dir():
-                (self.run_dir / "summary.json").write_text(json.dumps(self.summary, indent=2))
+                self.dir.write_summary(self.summary)
             self.tracker.params(outcome_params(self.summary))
             self.tracker.close()
+
+
+def _eval_on(bar: RunProgress, step: int) -> Callable[[int, int], None]:
+    """Evaluation progress inside the policy phase, on its bar (one live bar at a time)."""
+    return lambda k, total: bar.update(step, note=f"evaluating {k}/{total} env steps")
+
+
+def model_epoch_cap(learner: Any, n_data: int) -> int | None:
+    """Most epochs the model phase can take, from the learner config's generic fields.
+
+    ``max_epochs`` / ``pretrain_epochs``, else ``max_updates`` over the updates of one epoch
+    (``batch_size`` rows); None when nothing caps it (early stopping alone). For the bar's
+    ETA only: early stopping may end the phase sooner.
+    """
+    for name in ("max_epochs", "pretrain_epochs"):
+        value = getattr(learner, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    updates, batch = getattr(learner, "max_updates", None), getattr(learner, "batch_size", None)
+    if isinstance(updates, int) and isinstance(batch, int) and batch > 0 and n_data > 0:
+        return max(1, math.ceil(updates / math.ceil(n_data / batch)))
+    return None
+
+
+def component_labels(resolved: dict[str, Any], slots: Any) -> dict[str, str]:
+    """slot -> 'slot (type)' from the resolved recipe (what a non-finite stop names)."""
+    out: dict[str, str] = {}
+    for slot in slots:
+        node: Any = resolved
+        try:
+            for part in slot.split("."):
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            kind = node.get("type") if isinstance(node, dict) else None
+        except (KeyError, IndexError, ValueError, TypeError):
+            kind = None
+        out[slot] = f"{slot} ({kind})" if kind else slot
+    return out
 
 
 def _compiled(fn: Any, console: Console) -> Any:

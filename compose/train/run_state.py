@@ -1,12 +1,14 @@
 """What a run records about itself: its checkpoint (saved, and restored on resume), the
 metadata a resume is checked against, and the parameters sent to the tracker.
 
-A checkpoint (``checkpoint.pt`` in the run folder, format 1) holds the metadata that a
+A checkpoint (``checkpoint.pt`` in the run folder, format 1; see
+:mod:`compose.train.run_dir`) holds the metadata that a
 resume is checked against (recipe, dataset id and fingerprint, project version, Aim run
 hash), the step, every component's ``checkpoint_state``, the critic, the target critic and
 the critic/policy optimizers, the model buffer (if ``checkpoint.keep_buffer``), every RNG
 state, and the run's :class:`Progress` (wall time, evaluations, model-phase and
-policy-pretraining metrics, so the summary of a resumed run is complete).
+policy-pretraining metrics, the profile's overrides, so the summary of a resumed run is
+complete).
 Why a module of its own: the checkpoint's layout is read and written in one place, apart
 from the loop that runs the phases; :mod:`compose.train.checkpoint` does the file I/O and
 the mismatch checks.
@@ -24,7 +26,8 @@ import torch
 from compose.nn import hard_update_
 from compose.train.buffers import TransitionBuffer
 from compose.train.build import Parts
-from compose.train.checkpoint import compare_meta, load_checkpoint, load_component_state
+from compose.train.checkpoint import compare_meta, load_component_state
+from compose.train.run_dir import CHECKPOINT, RunDir
 from compose.train.runtime import get_rng_state, set_rng_state
 
 __all__ = [
@@ -40,10 +43,6 @@ __all__ = [
     "run_state",
 ]
 
-#: The checkpoint's file name inside the run folder.
-CHECKPOINT = "checkpoint.pt"
-
-
 @dataclass
 class Progress:
     """What the run has done so far (saved in every checkpoint, restored on resume)."""
@@ -53,6 +52,7 @@ class Progress:
     eval_history: list[dict[str, float]] = field(default_factory=list)
     model_metrics: dict[str, Any] = field(default_factory=dict)
     pretrain_metrics: dict[str, float] = field(default_factory=dict)
+    profile: list[str] = field(default_factory=list)
 
 
 def _version() -> str:
@@ -188,6 +188,7 @@ def run_state(
             "eval_history": progress.eval_history,
             "model_metrics": json.dumps(progress.model_metrics),
             "policy_pretrain": json.dumps(progress.pretrain_metrics),
+            "profile": list(progress.profile),
         },
     }
 
@@ -220,23 +221,26 @@ def restore_run_state(
         eval_history=list(prog["eval_history"]),
         model_metrics=json.loads(prog["model_metrics"]),
         pretrain_metrics=json.loads(prog.get("policy_pretrain", "{}")),
+        profile=[str(x) for x in prog.get("profile", [])],
     )
 
 
 def resume(
-    path: Path,
+    run_dir: RunDir,
     device: torch.device,
     meta: dict[str, Any],
     parts: Parts,
     model_buffer: TransitionBuffer,
-) -> tuple[Progress, str | None]:
-    """Load the checkpoint at ``path`` after checking it against ``meta``.
+    say: Any = print,
+) -> tuple[Progress, str | None, Path]:
+    """Load the run's newest readable checkpoint after checking it against ``meta``.
 
-    Returns the saved progress and the Aim run hash to continue tracking into (or None).
-    Raises :class:`~compose.train.checkpoint.CheckpointMismatch` before touching ``parts``
-    when the checkpoint was made by a different recipe, dataset or project version.
+    Returns the saved progress, the Aim run hash to continue tracking into (or None) and
+    the checkpoint's path. Raises :class:`~compose.train.checkpoint.CheckpointMismatch`
+    before touching ``parts`` when the checkpoint was made by a different recipe, dataset or
+    project version, :class:`~compose.train.run_dir.RunDirError` when none can be read.
     """
-    state = load_checkpoint(path, device)
+    state, path = run_dir.load_checkpoint(device, say)
     compare_meta(state["meta"], meta)
     progress = restore_run_state(parts, model_buffer, state)
-    return progress, state["meta"].get("aim_run_hash")
+    return progress, state["meta"].get("aim_run_hash"), path

@@ -19,7 +19,6 @@ seed's last checkpoint was written before it.
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import statistics
@@ -33,8 +32,9 @@ from rich.console import Console
 from rich.table import Table
 
 from compose.train.buffers import SeedBuffers
-from compose.train.loop import Interrupted, RunOptions, Trainer, _score_text
+from compose.train.loop import Interrupted, RunOptions, Trainer, _eval_on, _score_text
 from compose.train.progress import RunProgress
+from compose.train.run_dir import SEEDS, RunDir
 from compose.train.seed_rng import SeedStream, global_rng_as
 from compose.train.seed_step import SeedBatchedStep, unbatchable
 from compose.train.watch import NonFiniteWatch
@@ -42,7 +42,7 @@ from compose.train.watch import NonFiniteWatch
 __all__ = ["SEEDS_FILE", "SeedBatchError", "SeedBatchTrainer", "seed_dir", "train_seeds"]
 
 #: The batch's index file in its run directory (seeds, per-seed directories and scores).
-SEEDS_FILE = "seeds.json"
+SEEDS_FILE = SEEDS
 
 
 class SeedBatchError(ValueError):
@@ -51,7 +51,7 @@ class SeedBatchError(ValueError):
 
 def seed_dir(run_dir: Path, seed: int) -> Path:
     """Where seed ``seed`` of a batch run lives."""
-    return Path(run_dir) / f"seed_{seed}"
+    return RunDir(Path(run_dir)).seed(seed).path
 
 
 class SeedBatchTrainer:
@@ -180,7 +180,8 @@ class SeedBatchTrainer:
                     elif done % 10 == 0:
                         bar.update(done)
                     if done % r.eval.every == 0 and done != total:
-                        evals = self._each(lambda t: t.evaluate(r.eval.episodes))
+                        on_bar = _eval_on(bar, done)
+                        evals = self._each(lambda t, on=on_bar: t.evaluate(r.eval.episodes, on))
                         for t, ev in zip(ts, evals, strict=True):
                             t._record_eval(done, ev)
                         bar.update(done, score=_mean_score(evals))
@@ -234,7 +235,7 @@ class SeedBatchTrainer:
             "final_normalized_score_std": statistics.pstdev(finite) if len(finite) > 1 else None,
             "steps_per_s": summaries[0].get("steps_per_s"),
         }
-        (self.run_dir / SEEDS_FILE).write_text(json.dumps(index, indent=2))
+        RunDir(self.run_dir).write_index(index)
 
 
 def _mean_score(evals: list[dict[str, float]]) -> str:

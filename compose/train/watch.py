@@ -13,27 +13,67 @@ the same way every ``fold_every`` observations, so memory stays bounded when nob
 from __future__ import annotations
 
 import math
+import re
 
 import torch
 from torch import Tensor
 
-__all__ = ["NonFiniteError", "NonFiniteWatch"]
+__all__ = ["NonFiniteError", "NonFiniteWatch", "producer_of"]
+
+#: Metrics the trainer computes from a component's output, by the slot that produced them
+#: (a metric ``<slot>/<name>`` is that slot's own); ``rollout/`` values come from the model.
+_PRODUCERS = {
+    "rollout/shaped_reward_mean": "reward_shaper",
+    "grad_norm/critic": "critic_target",
+    "grad_norm/policy": "actor_objective",
+    "policy_pretrain": "policy",
+    "rollout": "dynamics",
+}
+_GRADIENT = {
+    "grad_norm/critic": "the critic's gradient",
+    "grad_norm/policy": "the policy's gradient",
+}
+
+
+def producer_of(key: str, labels: dict[str, str]) -> str:
+    """Who produced metric ``key``: a component as ``labels`` names it (slot -> 'slot (type)').
+
+    ``key`` may end in ``[seed <s>]`` (a seed batch). Metrics the trainer derives (rollout
+    statistics, gradient norms) are traced to the component whose output they are.
+    """
+    base = re.sub(r"\[seed [^\]]*\]$", "", key)
+    prefix = base.split("/", 1)[0]
+    slot = _PRODUCERS.get(base) or _PRODUCERS.get(prefix) or prefix
+    label = labels.get(slot, slot)
+    if base in _GRADIENT:
+        return f"{_GRADIENT[base]} (loss of {label})"
+    return label
 
 
 class NonFiniteError(RuntimeError):
-    """A loss, gradient norm or rollout statistic became NaN/inf."""
+    """A loss, gradient norm or rollout statistic became NaN/inf.
 
-    def __init__(self, step: int, offending: dict[str, float], checkpoint: str | None) -> None:
+    ``labels`` (slot -> 'slot (type)') names the components that produced the values.
+    """
+
+    def __init__(
+        self, step: int, offending: dict[str, float], checkpoint: str | None,
+        labels: dict[str, str] | None = None,
+    ) -> None:
         self.step = step
         self.offending = offending
         self.checkpoint = checkpoint
-        slots = sorted({k.split("/")[0] for k in offending})
+        if labels is None:
+            where_from = "in " + ", ".join(sorted({k.split("/")[0] for k in offending}))
+        else:
+            producers = dict.fromkeys(producer_of(k, labels) for k in offending)
+            where_from = "produced by " + ", ".join(producers)
         values = ", ".join(f"{k}={v}" for k, v in offending.items())
         where = (
             f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written yet"
         )
         super().__init__(
-            f"non-finite values at step {step} in {', '.join(slots)}: {values}; "
+            f"non-finite values at step {step} {where_from}: {values}; "
             f"training stopped ({where})"
         )
 
@@ -41,8 +81,11 @@ class NonFiniteError(RuntimeError):
 class NonFiniteWatch:
     """Keeps each step's stacked metrics until :meth:`check` finds the first non-finite one."""
 
-    def __init__(self, device: torch.device, fold_every: int = 1024) -> None:
+    def __init__(
+        self, device: torch.device, fold_every: int = 1024, labels: dict[str, str] | None = None
+    ) -> None:
         self.device = device
+        self.labels = labels
         self.fold_every = fold_every
         self.layouts: list[tuple[str, ...]] = []
         self._index: dict[tuple[str, ...], int] = {}
@@ -104,7 +147,7 @@ class NonFiniteWatch:
         self._fold()
         if self.first_bad is not None:
             step, bad = self.first_bad
-            raise NonFiniteError(step, bad, checkpoint)
+            raise NonFiniteError(step, bad, checkpoint, self.labels)
 
     def reset(self) -> None:
         """Forget what was seen (after a resume)."""

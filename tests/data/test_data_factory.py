@@ -96,7 +96,7 @@ def test_cli_make_and_info(minari_store: Path) -> None:
     res = runner.invoke(data, ["info", "compose/pendulum/random-v0"])
     assert res.exit_code == 0 and "120" in res.output and "uniform random" in res.output
     res = runner.invoke(data, ["make", "pendulum", "expert", "--policy-dir", str(minari_store)])
-    assert res.exit_code == 1 and "compose data train-behavior pendulum" in res.output
+    assert res.exit_code == 2 and "compose data train-behavior pendulum" in res.output
 
 
 def test_shipped_hopper_medium_policy_makes_data(minari_store: Path) -> None:

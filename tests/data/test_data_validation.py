@@ -20,7 +20,7 @@ def test_nan_observation(tmp_path: Path, pendulum_arrays: TransitionArrays, writ
     obs = pendulum_arrays.obs.copy()
     obs[17, 2] = np.nan
     path = write_d4rl(tmp_path / "nan.hdf5", pendulum_arrays, observations=obs)
-    with pytest.raises(DatasetError, match=r"nan\.hdf5.*obs has a NaN or inf value at index 17"):
+    with pytest.raises(DatasetError, match=r"nan\.hdf5.*observations has a NaN or inf value at index 17"):
         _load(path)
 
 
@@ -60,7 +60,7 @@ def test_actions_out_of_bounds(tmp_path: Path, pendulum_arrays: TransitionArrays
 def test_inconsistent_lengths(tmp_path: Path, pendulum_arrays: TransitionArrays, write_d4rl: Callable[..., Path]) -> None:
     path = write_d4rl(tmp_path / "short.hdf5", pendulum_arrays,
                       rewards=pendulum_arrays.rewards[:-3])
-    with pytest.raises(DatasetError, match="arrays have different lengths"):
+    with pytest.raises(DatasetError, match="rewards has 197 rows where observations has 200"):
         _load(path)
 
 

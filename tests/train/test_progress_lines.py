@@ -22,3 +22,15 @@ def test_plain_lines_when_not_a_terminal() -> None:
         "mopo: step 20/100 (20%), 5.0 steps/s, ETA 0:16, eval 12.3",
         "mopo: step 40/100 (40%), 5.0 steps/s, ETA 0:12, eval 20.0",
     ]
+
+
+def test_rate_shows_from_the_first_update() -> None:
+    """Before the first log step gives a rate, the bar shows the mean rate since it started."""
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=False, width=120)
+    with RunProgress(console, 1000, 0, "model phase", line_every_s=0.0, unit="epochs") as bar:
+        bar._t0 -= 10.0  # ten seconds ago
+        bar.update(5)
+    lines = [ln for ln in buf.getvalue().splitlines() if ln.startswith("model phase: epoch")]
+    assert lines and "2.0 s/epoch" in lines[0] and "ETA" in lines[0], buf.getvalue()
+    assert "steps/s" not in bar.progress.tasks[0].fields["rate"]

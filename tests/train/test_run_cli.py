@@ -146,7 +146,10 @@ def test_nan_stops_with_slot_step_and_last_good_checkpoint(
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert state["step"] == 25
     assert all(torch.isfinite(v).all() for v in params_of(run_dir).values() if v.is_floating_point())
-    assert json.loads((run_dir / "summary.json").read_text())["status"].startswith("failed")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"].startswith("failed")
+    assert summary["steps"] == 32  # the step the message names, not the check's (40)
+    assert "produced by critic.aux_losses.0 (nan_at)" in res.stderr
 
 
 @pytest.mark.slow
