@@ -78,7 +78,9 @@ class ComponentConfig(BaseModel):
     ``attaches_to``. ``build(ctx)`` imports its implementation lazily and returns it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, validate_default=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, validate_default=True, allow_inf_nan=False
+    )
 
     kind: ClassVar[str]
     attaches_to: ClassVar[tuple[str, ...]] = ()

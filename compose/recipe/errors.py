@@ -7,10 +7,10 @@ stopping at the first; :class:`RecipeError` carries them all.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Location", "Problem", "RecipeError", "format_path"]
+__all__ = ["Location", "Problem", "RecipeError", "RecipeWarning", "format_path"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class Problem:
     location: Location
     path: str
     message: str
+    #: What kind of error (pydantic's error type for validation errors); not printed.
+    code: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         parts = [str(self.location), self.path, self.message]
@@ -60,6 +62,12 @@ class Problem:
         """File problems in file order, then ``--set`` problems."""
         loc = self.location
         return (loc.override is not None, str(loc.file or ""), loc.line, loc.col)
+
+
+class RecipeWarning(UserWarning):
+    """Something about a recipe the user should know that does not stop it (a name that
+    two recipe folders hold, a per_dataset entry dropped with the component it set).
+    The CLI prints it as one ``warning:`` line."""
 
 
 class RecipeError(Exception):

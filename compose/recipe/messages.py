@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from compose.recipe._schema_walk import PathError, type_name, walk
 from compose.recipe.errors import Location, Problem
-from compose.recipe.loader import NodeLoc, PathT
+from compose.recipe.loader import NodeLoc, PathT, excerpt
 from compose.registry import KINDS, Registry, suggest
 
 __all__ = ["problems_from_validation", "user_path"]
@@ -66,6 +66,11 @@ def _a(word: str) -> str:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _dotted(path: PathT) -> str:
+    """A dotted path, each part cut to a short excerpt (keys may be any text of the file)."""
+    return ".".join(str(p) if len(str(p)) <= 40 else str(p)[:37] + "..." for p in path)
 
 
 class _Mapper:
@@ -123,11 +128,12 @@ class _Mapper:
         if kind == "extra_forbidden":
             name = str(path[-1]) if path else "?"
             fields = self.fields_at(path[:-1])
-            hint = suggest(name, fields)
-            where = ".".join(str(p) for p in path[:-1]) or "the recipe"
+            hint = suggest(name, fields) if len(name) <= 64 else []
+            where = _dotted(path[:-1]) or "the recipe"
+            shown = excerpt(name)
             if hint:
-                return f"unknown key '{name}' in {where}; did you mean '{hint[0]}'?", True
-            return f"unknown key '{name}' in {where}; allowed: {', '.join(fields) or '(none)'}", True
+                return f"unknown key {shown} in {where}; did you mean '{hint[0]}'?", True
+            return f"unknown key {shown} in {where}; allowed: {', '.join(fields) or '(none)'}", True
         if kind == "union_tag_invalid":
             return self.unknown_component(str(ctx.get("tag")), path), False
         if kind == "union_tag_not_found":
@@ -142,7 +148,9 @@ class _Mapper:
             return f"expected a mapping, got {_show(value)}", False
         if kind in ("int_type", "int_parsing", "int_from_float"):
             return f"expected an integer, got {_show(value)}", False
-        if kind in ("float_type", "float_parsing", "finite_number"):
+        if kind == "finite_number":
+            return f"expected a finite number (not .inf or .nan), got {_show(value)}", False
+        if kind in ("float_type", "float_parsing"):
             return f"expected a number, got {_show(value)}", False
         if kind in ("bool_type", "bool_parsing"):
             return f"expected true or false, got {_show(value)}", False
@@ -219,7 +227,7 @@ def problems_from_validation(
             tag_path = path + (KINDS[slot.kind].tag if slot else "type",)
             if tag_path in locs:
                 where, path = locs[tag_path].value, tag_path
-        problem = Problem(where, ".".join(str(p) for p in path), text)
+        problem = Problem(where, _dotted(path), text, code=str(err["type"]))
         if str(problem) not in seen:
             seen.add(str(problem))
             out.append(problem)
