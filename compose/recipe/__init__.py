@@ -210,6 +210,20 @@ def _unique(problems: list[Problem]) -> list[Problem]:
     return out
 
 
+_ABSENT = object()
+
+
+def _at(data: Any, path: PathT) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return _ABSENT
+    return data
+
+
 class _Layers:
     """Validates each layer of a recipe on its own: the file as written (extends merged),
     every ``per_dataset`` entry, every recipe profile entry and every ``--set``.
@@ -224,20 +238,32 @@ class _Layers:
         self.model = model
         self.registry = registry
         self.root = root
+        self.resolved: Any = None
 
     def _errors(self, tree: Tree, own: set[Location]) -> list[Problem]:
+        def only(path: PathT, code: str) -> bool:
+            # A value the merged result also holds had its own error reported already.
+            loc = tree.locs.get(path)
+            return (
+                code in _VALUE_ERRORS
+                and loc is not None
+                and loc.value in own
+                and _at(tree.data, path) != _at(self.resolved, path)
+            )
+
         try:
             self.model.model_validate(copy.deepcopy(tree.data))
         except ValidationError as exc:
             found = problems_from_validation(
-                exc, tree.data, tree.locs, self.model, self.registry, self.root
+                exc, tree.data, tree.locs, self.model, self.registry, self.root, only
             )
-            return [p for p in found if p.code in _VALUE_ERRORS and p.location in own]
+            return [p for p in found if p.location in own]
         return []
 
     def check(
         self, written: Tree, resolved: Any, overrides: Sequence[Override], table: Tree
     ) -> list[Problem]:
+        self.resolved = resolved
         out: list[Problem] = []
         if written.data != resolved:
             out += self._errors(written, {loc.value for loc in written.locs.values()})

@@ -6,6 +6,7 @@ stopping at the first; :class:`RecipeError` carries them all.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,11 +33,16 @@ class Location:
 
 def _display(path: Path) -> str:
     """A path relative to the working directory when it lies below it, else absolute."""
+    return _relative(str(path), os.getcwd())
+
+
+@functools.lru_cache(maxsize=256)
+def _relative(path: str, cwd: str) -> str:
     try:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, cwd)
     except ValueError:  # another drive (Windows)
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:

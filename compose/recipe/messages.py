@@ -8,6 +8,7 @@ user's dotted path by walking the data tree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -213,13 +214,20 @@ def problems_from_validation(
     model: type[BaseModel],
     registry: Registry,
     root: Location,
+    only: Callable[[PathT, str], bool] | None = None,
 ) -> list[Problem]:
-    """Friendly problems for every error of a failed recipe validation."""
+    """Friendly problems for every error of a failed recipe validation.
+
+    ``only(path, error type)``, when given, picks the errors worth a message (checked first:
+    building a message walks the schema).
+    """
     mapper = _Mapper(model, data, registry)
     out: list[Problem] = []
     seen: set[str] = set()
     for err in exc.errors(include_url=False):
         path = user_path(tuple(err["loc"]), data)
+        if only is not None and not only(path, str(err["type"])):
+            continue
         text, at_key = mapper.message(dict(err), path)
         where = _locate(path, locs, key=at_key, root=root)
         if err["type"] == "union_tag_invalid":
