@@ -60,6 +60,8 @@ def get_plugins(ctx: click.Context | None = None, *, warn: bool = True) -> Loade
     if warn:
         for error in loaded.errors:
             click.echo(f"warning: {error}", err=True)
+        for text in loaded.warnings:
+            click.echo(f"warning: {text}", err=True)
     obj["plugins"] = loaded
     return loaded
 

@@ -16,7 +16,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from compose.recipe._schema_walk import PathError, SNode, walk
-from compose.recipe.errors import Location, Problem, RecipeError, RecipeWarning, _display
+from compose.recipe.errors import (
+    Location,
+    Problem,
+    RecipeError,
+    RecipeWarning,
+    _display,
+    format_path,
+)
 from compose.recipe.loader import NodeLoc, PathT, Tree, load_file, parse_value
 from compose.registry import KINDS, Registry, suggest
 
@@ -205,7 +212,76 @@ def _compose(
         parent = _compose(found, search, problems, (*chain, path))
         if parent is not None:
             merged = parent if merged is None else deep_merge(merged, parent)
-    return tree if merged is None else deep_merge(merged, tree)
+    if merged is None:
+        return tree
+    _drop_entries_of_replaced(merged, tree)
+    return deep_merge(merged, tree)
+
+
+#: Tables of ``{dotted.path: value}`` entries that a child's component change may orphan.
+ENTRY_TABLES = ("per_dataset", "profiles")
+
+
+def _replaced_slots(base: Any, over: Any, path: PathT = ()) -> dict[PathT, tuple[str, str]]:
+    """Paths where ``over`` selects another component than ``base``: path -> (old, new)."""
+    out: dict[PathT, tuple[str, str]] = {}
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return out
+    for key, value in over.items():
+        if key in ENTRY_TABLES and not path or key not in base:
+            continue
+        below = base[key]
+        tag = next((t for t in _TAGS if isinstance(below, dict) and t in below), None)
+        if tag is not None:
+            new = value if isinstance(value, str) else value.get(tag) if isinstance(value, dict) else None
+            if isinstance(new, str) and new != below[tag]:
+                out[path + (key,)] = (str(below[tag]), new)
+                continue
+        out.update(_replaced_slots(below, value, path + (key,)))
+    return out
+
+
+def _drop_entries_of_replaced(parents: Tree, child: Tree) -> None:
+    """Drop the parents' per_dataset/profiles entries for fields of a component the child
+    replaced (``critic_target.beta`` once the child's critic_target is another type), with
+    a :class:`RecipeWarning` each: they set fields the new component does not have.
+    """
+    replaced = _replaced_slots(parents.data, child.data)
+    if not replaced:
+        return
+    for table in ENTRY_TABLES:
+        entries = parents.data.get(table)
+        if not isinstance(entries, dict):
+            continue
+        dropped: dict[PathT, list[str]] = {}
+        first: dict[PathT, Location] = {}
+        for group, entry in entries.items():
+            if not isinstance(entry, dict):
+                continue
+            for dotted in list(entry):
+                parts = tuple(_split(dotted))
+                hit = next((p for p in replaced if parts[: len(p)] == p and len(parts) > len(p)), None)
+                if hit is None:
+                    continue
+                del entry[dotted]
+                where = parents.locs.get((table, group, dotted))
+                if where is not None:
+                    first.setdefault(hit, where.best)
+                for p in [p for p in parents.locs if p[:3] == (table, group, dotted)]:
+                    del parents.locs[p]
+                dropped.setdefault(hit, []).append(f"{group}: {dotted}")
+        for hit, items in dropped.items():
+            old, new = replaced[hit]
+            at = f" (one at {first[hit]})" if hit in first else ""
+            shown = "; ".join(items[:3]) + (f"; and {len(items) - 3} more" if len(items) > 3 else "")
+            warnings.warn(
+                f"{format_path(hit)}: this recipe replaces '{old}' with '{new}', so the "
+                f"{len(items)} {table} entr{'y' if len(items) == 1 else 'ies'} of its parents for "
+                f"'{old}' fields are dropped{at}: {shown}; give '{new}' its own {table} "
+                "entries in this recipe if it needs any",
+                RecipeWarning,
+                stacklevel=2,
+            )
 
 
 # ----------------------------------------------------------------------------- setting paths
