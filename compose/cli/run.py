@@ -74,9 +74,12 @@ def run(
     plugins = get_plugins(ctx)
     if recipe is None and resume_dir is None:
         raise click.UsageError("give a RECIPE, or --resume RUN_DIR")
-    from compose.train.seed_batch import SEEDS_FILE, seed_dir
+    batch_index: Path | None = None
+    if resume_dir is not None:
+        # Only a resume needs seed_batch (it imports torch): --dry-run must stay torch-free.
+        from compose.train.seed_batch import SEEDS_FILE, seed_dir
 
-    batch_index = resume_dir / SEEDS_FILE if resume_dir is not None else None
+        batch_index = resume_dir / SEEDS_FILE
     resumed_seeds: list[int] | None = None  # the seeds of a batch being resumed
     if batch_index is not None and batch_index.is_file():
         if seeds:
@@ -143,6 +146,8 @@ def run(
         except RecipeError as exc:
             fail_recipe(exc.lines())
     if resume_dir is None:
+        from compose.train.seed_batch import seed_dir
+
         target.mkdir(parents=True, exist_ok=True)
         if per_seed:
             for seed, one in zip(seed_list or [], per_seed, strict=True):

@@ -69,7 +69,9 @@ def _rewards_and_info(result: Any, args: tuple[Any, ...], _kw: dict[str, Any]) -
     rewards, info = result
     rows = _rows(args[0]) if args else None
     if not _tensor(rewards) or (rows is not None and tuple(rewards.shape) != (rows,)):
-        return f"returned rewards as {_shape(rewards)}; they must be a tensor of shape [{rows or 'B'}]"
+        return (
+            f"returned rewards as {_shape(rewards)}; they must be a tensor of shape [{rows or 'B'}]"
+        )
     if not isinstance(info, dict):
         return f"returned diagnostics as {_what(info)}; they must be a dict of tensors"
     return None
@@ -131,7 +133,9 @@ def _transitions(result: Any, args: tuple[Any, ...], _kw: dict[str, Any]) -> str
         return f"returned {_what(result)}; it must return ModelTransitions"
     obs = args[0] if args else None
     if _tensor(obs) and (not _tensor(result.next_obs) or result.next_obs.shape != obs.shape):
-        return f"returned next_obs as {_shape(result.next_obs)}; it must match obs {list(obs.shape)}"
+        return (
+            f"returned next_obs as {_shape(result.next_obs)}; it must match obs {list(obs.shape)}"
+        )
     return None
 
 
@@ -198,7 +202,9 @@ def checked(config: Any, component: Any) -> Any:
             f"{module}.{cls} (see docs/plugins.md)"
         )
     missing = [
-        m for m in _abstract(base) if getattr(getattr(type(component), m, None), "__isabstractmethod__", False)
+        m
+        for m in _abstract(base)
+        if getattr(getattr(type(component), m, None), "__isabstractmethod__", False)
     ]
     if missing:
         raise ComponentContractError(
@@ -234,7 +240,9 @@ class _FirstCall:
         result = getattr(type(component), self.method)(component, *args, **kwargs)
         problem = self.check(result, args, kwargs)
         if problem is not None:
-            raise ComponentContractError(f"{self.label}: {self.method}() {problem} (see docs/plugins.md)")
+            raise ComponentContractError(
+                f"{self.label}: {self.method}() {problem} (see docs/plugins.md)"
+            )
         component.__dict__.pop(self.method, None)  # checked once: the plain method from now on
         return result
 

@@ -57,13 +57,17 @@ def _config(runtime: type) -> ComponentConfig:
 
 def test_shape_returning_none_names_the_component() -> None:
     shaper = _ctx().build(_config(NoneShaper))
-    with pytest.raises(ComponentContractError, match=r"reward_shaper 'contract_test': shape\(\) returned None"):
+    with pytest.raises(
+        ComponentContractError, match=r"reward_shaper 'contract_test': shape\(\) returned None"
+    ):
         shaper.shape(_Steps(), dynamics=None, agent=None)
 
 
 def test_wrong_shape_is_named_with_the_expected_one() -> None:
     shaper = _ctx().build(_config(WrongRows))
-    with pytest.raises(ComponentContractError, match=r"shape \[3\]; they must be a tensor of shape \[4\]"):
+    with pytest.raises(
+        ComponentContractError, match=r"shape \[3\]; they must be a tensor of shape \[4\]"
+    ):
         shaper.shape(_Steps(), dynamics=None, agent=None)
 
 
@@ -77,7 +81,9 @@ def test_build_returning_another_kind_fails_at_build() -> None:
         def forward(self, obs: Any, actions: Any, **_: Any) -> Any:
             return obs[:, 0]
 
-    with pytest.raises(ComponentContractError, match=r"must return a compose.kinds.reward_shaper.RewardShaper"):
+    with pytest.raises(
+        ComponentContractError, match=r"must return a compose.kinds.reward_shaper.RewardShaper"
+    ):
         _ctx().build(_config(U))
 
 

@@ -39,7 +39,9 @@ HEADER = """
     from compose import ComponentConfig, hookimpl
 """
 
-USURPER = HEADER + """
+USURPER = (
+    HEADER
+    + """
     class Fake(ComponentConfig):
         kind: ClassVar[str] = "uncertainty"
         type: Literal["max_aleatoric"] = "max_aleatoric"
@@ -48,6 +50,7 @@ USURPER = HEADER + """
     def compose_register_components(registry):
         registry.add(Fake)
 """
+)
 
 
 def _builtins(loaded) -> list:  # noqa: ANN001
@@ -64,7 +67,9 @@ def test_entry_point_named_components_cannot_displace_builtins(site: Path) -> No
     assert not [e for e in loaded.errors if e.distribution == "compose-rl"]
 
 
-UNBUILDABLE = HEADER + """
+UNBUILDABLE = (
+    HEADER
+    + """
     class Opaque:
         pass
 
@@ -77,9 +82,12 @@ UNBUILDABLE = HEADER + """
     def compose_register_components(registry):
         registry.add(Bad)
 """
+)
 
 
-def test_unbuildable_config_is_isolated_and_named(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unbuildable_config_is_isolated_and_named(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _install_dist(site, "hplug-opaque", "hplug_opaque", UNBUILDABLE, "opaque")
     loaded = load_plugins(entry_points=True, extra=[("x", object())])
     (error,) = [e for e in loaded.errors if e.distribution == "hplug-opaque"]
@@ -93,7 +101,9 @@ def test_unbuildable_config_is_isolated_and_named(site: Path, monkeypatch: pytes
     assert "warning: plugin 'hplug_opaque'" in result.stderr and "opaque_u" in result.stderr
 
 
-BAD_DEFAULT = HEADER + """
+BAD_DEFAULT = (
+    HEADER
+    + """
     class Weighted(ComponentConfig):
         kind: ClassVar[str] = "reward_shaper"
         type: Literal["weighted_r"] = "weighted_r"
@@ -103,6 +113,7 @@ BAD_DEFAULT = HEADER + """
     def compose_register_components(registry):
         registry.add(Weighted)
 """
+)
 
 
 def test_bad_default_is_blamed_on_the_plugin(site: Path) -> None:
@@ -113,7 +124,9 @@ def test_bad_default_is_blamed_on_the_plugin(site: Path) -> None:
     assert "weighted_r" not in loaded.registry.names("reward_shaper")
 
 
-TYPO = HEADER + """
+TYPO = (
+    HEADER
+    + """
     class Zero(ComponentConfig):
         kind: ClassVar[str] = "uncertainty"
         type: Literal["zero_typo"] = "zero_typo"
@@ -122,6 +135,7 @@ TYPO = HEADER + """
     def compose_register_component(registry):
         registry.add(Zero)
 """
+)
 
 
 def test_misspelt_hook_is_a_warning_with_a_hint(site: Path) -> None:
@@ -132,7 +146,9 @@ def test_misspelt_hook_is_a_warning_with_a_hint(site: Path) -> None:
     assert "did you mean 'compose_register_components'?" in warning
 
 
-HALF_WAY = HEADER + """
+HALF_WAY = (
+    HEADER
+    + """
     class First(ComponentConfig):
         kind: ClassVar[str] = "uncertainty"
         type: Literal["first_u"] = "first_u"
@@ -146,6 +162,7 @@ HALF_WAY = HEADER + """
     def compose_recipe_paths():
         return [Path(__file__).parent]
 """
+)
 
 
 def test_plugin_failing_half_way_leaves_nothing(site: Path) -> None:

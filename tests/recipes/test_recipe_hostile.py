@@ -53,7 +53,7 @@ def test_billion_laughs_is_refused_at_the_alias(tmp_path: Path, test_plugins) ->
     path = tmp_path / "laughs.yaml"
     path.write_text("\n".join(lines) + "\n")
     (got,) = _refused(path, test_plugins)
-    assert f"laughs.yaml:6:10: alias '*a3' expands to 7381 values" in got
+    assert "laughs.yaml:6:10: alias '*a3' expands to 7381 values" in got
     assert f"past {MAX_VALUES} values" in got
 
 
@@ -143,7 +143,9 @@ def test_errors_echo_only_an_excerpt_of_the_file(tmp_path: Path, test_plugins) -
 
 
 def test_cwd_recipe_shadowing_a_builtin_name_warns(
-    tmp_path: Path, test_plugins, monkeypatch: pytest.MonkeyPatch  # noqa: ANN001
+    tmp_path: Path,
+    test_plugins,
+    monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
 ) -> None:
     from compose.recipe import search_paths
 
