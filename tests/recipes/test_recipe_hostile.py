@@ -174,3 +174,26 @@ def test_sweep_grid_with_a_yaml_tag_is_exit_2(value: str) -> None:
     result = CliRunner().invoke(cli, ["sweep", "mopo", "--grid", f"rollout.length=1,{value}"])
     assert result.exit_code == 2, result.output
     assert "is not allowed" in result.output
+
+
+def test_replacing_a_component_drops_the_parents_entries_for_it(
+    tmp_path: Path, test_plugins
+) -> None:  # noqa: ANN001
+    parent = tmp_path / "parent.yaml"
+    parent.write_text(
+        BASE.read_text()
+        + "\nper_dataset:\n"
+        + "  hopper-medium: {critic_target.beta: 2.0, train.gamma: 0.9}\n"
+        + "  walker-medium: {critic_target.uncertainty.samples: 3}\n"
+    )
+    child = tmp_path / "child.yaml"
+    child.write_text("extends: parent\nname: child\ncritic_target: {type: mixed_min_max}\n")
+    with _fast(), pytest.warns(RecipeWarning) as caught:
+        loaded = load_recipe(child, plugins=test_plugins)
+    (warning,) = [str(w.message) for w in caught]
+    assert warning.startswith(
+        "critic_target: this recipe replaces 'penalized_sac' with 'mixed_min_max'"
+    )
+    assert "2 per_dataset entries" in warning and "parent.yaml:" in warning
+    assert loaded.resolved["train"]["gamma"] == 0.9  # the other entries stay
+    assert loaded.resolved["critic_target"] == {"type": "mixed_min_max"}
