@@ -21,6 +21,8 @@ from compose.registry import KINDS, Registry, suggest
 __all__ = ["problems_from_validation", "user_path"]
 
 _TAGS = {k.tag for k in KINDS.values()}
+#: Unknown keys per validation that get a did-you-mean (the rest list the allowed keys).
+_MAX_HINTS = 100
 
 
 def user_path(loc: tuple[Any, ...], data: Any) -> PathT:
@@ -79,6 +81,7 @@ class _Mapper:
         self.model = model
         self.data = data
         self.registry = registry
+        self.hints = 0
 
     def expected_type(self, path: PathT) -> str | None:
         try:
@@ -122,14 +125,16 @@ class _Mapper:
         kind: str = err["type"]
         ctx: dict[str, Any] = err.get("ctx") or {}
         value = err.get("input")
-        expected = self.expected_type(path)
         if kind == "missing":
+            expected = self.expected_type(path)
             what = f" ({expected})" if expected else ""
             return f"required field is missing; add '{path[-1]}:'{what}" if path else "required field is missing", True
         if kind == "extra_forbidden":
             name = str(path[-1]) if path else "?"
             fields = self.fields_at(path[:-1])
-            hint = suggest(name, fields) if len(name) <= 64 else []
+            # did-you-mean for the first unknown keys only: difflib is the cost of a huge file
+            self.hints += 1
+            hint = suggest(name, fields) if len(name) <= 64 and self.hints <= _MAX_HINTS else []
             where = _dotted(path[:-1]) or "the recipe"
             shown = excerpt(name)
             if hint:
