@@ -78,7 +78,9 @@ class ComponentConfig(BaseModel):
     ``attaches_to``. ``build(ctx)`` imports its implementation lazily and returns it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, validate_default=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, validate_default=True, allow_inf_nan=False
+    )
 
     kind: ClassVar[str]
     attaches_to: ClassVar[tuple[str, ...]] = ()
@@ -192,11 +194,51 @@ class Registry:
         """Every kind under which ``name`` is registered (for wrong-kind messages)."""
         return sorted(k for k, n in self._specs if n == name)
 
-    def finalize(self) -> None:
-        """Rebuild every config's schema against this registry (nested slots included)."""
+    def keys(self) -> set[tuple[str, str]]:
+        """The (kind, name) of every registered component."""
+        return set(self._specs)
+
+    def drop(self, keys: set[tuple[str, str]]) -> None:
+        """Unregister components (those of a plugin that failed half-way)."""
+        for key in keys:
+            self._specs.pop(key, None)
+
+    def finalize(self) -> list[tuple[ComponentSpec, str]]:
+        """Rebuild every config's schema against this registry (nested slots included).
+
+        A config whose schema pydantic cannot build, or whose field defaults do not
+        validate, is unregistered (until none is left): returns each with the reason, for
+        the plugin loader to report against its distribution.
+        """
+        failed: list[tuple[ComponentSpec, str]] = []
+        global _ACTIVE
+        previous, _ACTIVE = _ACTIVE, self
+        try:
+            while bad := self._try_rebuild():
+                for spec, message in bad:
+                    self._specs.pop((spec.kind, spec.name), None)
+                    failed.append((spec, message))
+        finally:
+            _ACTIVE = previous
         self._finalized = True
-        with self.active():
-            self._rebuild()
+        return failed
+
+    def _try_rebuild(self) -> list[tuple[ComponentSpec, str]]:
+        global _BUILT_FOR
+        _BUILT_FOR = self
+        bad: list[tuple[ComponentSpec, str]] = []
+        for spec in list(self._specs.values()):
+            try:
+                spec.config.model_rebuild(force=True)
+            except Exception as exc:  # noqa: BLE001 - any schema error of a plugin's config
+                bad.append((spec, f"pydantic cannot build its config: {type(exc).__name__}: {_first_line(exc)}"))
+        if bad:
+            return bad
+        for spec in list(self._specs.values()):
+            message = _bad_default(spec.config)
+            if message is not None:
+                bad.append((spec, message))
+        return bad
 
     def _rebuild(self) -> None:
         global _BUILT_FOR
@@ -224,6 +266,38 @@ class Registry:
 
 _ACTIVE: Registry | None = None
 _BUILT_FOR: Registry | None = None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _bad_default(config: type[ComponentConfig]) -> str | None:
+    """Why a config's own defaults do not validate (checked once, at plugin load), or None.
+
+    Why: with ``validate_default`` a bad default would otherwise fail every recipe that
+    uses the component, blamed on the recipe's line instead of on the plugin.
+    """
+    from pydantic import ValidationError
+
+    try:
+        config.model_validate({})
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            loc = err["loc"]
+            if err["type"] == "missing" or not loc or loc[0] not in config.model_fields:
+                continue
+            field = str(loc[0])
+            info = config.model_fields[field]
+            default = info.default if info.default_factory is None else "(default factory)"
+            return (
+                f"the default of field '{field}' ({default!r}) does not validate: {err['msg']}; "
+                "fix the default in the config class"
+            )
+    except Exception as exc:  # noqa: BLE001 - a validator of the plugin's that raises
+        return f"validating its defaults raised {type(exc).__name__}: {_first_line(exc)}"
+    return None
 
 
 def active_registry() -> Registry:

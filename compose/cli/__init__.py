@@ -12,6 +12,7 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 from typing import Any
 
 import click
@@ -159,11 +160,25 @@ def default_omp_wait(args: list[str]) -> str | None:
     return "PASSIVE"
 
 
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """A recipe warning is one ``warning:`` line on stderr (no source line of compose)."""
+    from compose.recipe.errors import RecipeWarning
+
+    if issubclass(category, RecipeWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _SHOW_WARNING(message, category, *args, **kwargs)
+
+
+_SHOW_WARNING = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``compose`` console script: no bare tracebacks for users."""
     args = list(sys.argv[1:] if argv is None else argv)
     default_omp_wait(args)
     debug = "--debug" in args or os.environ.get("COMPOSE_DEBUG", "") == "1"
+    warnings.showwarning = _show_warning
     try:
         return cli.main(args=args, prog_name="compose", standalone_mode=True)
     except SystemExit:

@@ -60,15 +60,24 @@ def get_plugins(ctx: click.Context | None = None, *, warn: bool = True) -> Loade
     if warn:
         for error in loaded.errors:
             click.echo(f"warning: {error}", err=True)
+        for text in loaded.warnings:
+            click.echo(f"warning: {text}", err=True)
     obj["plugins"] = loaded
     return loaded
 
 
+#: Most recipe problems printed; the rest are counted ('and N more').
+MAX_PROBLEMS_SHOWN = 20
+
+
 def fail_recipe(lines: list[str]) -> NoReturn:
-    """Print recipe problems (one per line) to stderr and exit with status 2."""
-    for line in lines:
+    """Print recipe problems (one per line, at most :data:`MAX_PROBLEMS_SHOWN`) to stderr
+    and exit with status 2."""
+    for line in lines[:MAX_PROBLEMS_SHOWN]:
         click.echo(line, err=True)
     n = len(lines)
+    if n > MAX_PROBLEMS_SHOWN:
+        click.echo(f"... and {n - MAX_PROBLEMS_SHOWN} more", err=True)
     click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
     raise SystemExit(EXIT_BAD_INPUT)
 

@@ -87,15 +87,22 @@ def _tty() -> bool:
 @click.command()
 @click.pass_context
 def plugins(ctx: click.Context) -> None:
-    """List loaded plugins (with versions), recipe folders, and plugins that failed."""
+    """List loaded plugins, one line per distribution (version, entry points, components),
+    the recipe folders in search order, and plugins that failed."""
     from compose.recipe import search_paths
 
     loaded = get_plugins(ctx, warn=False)
     click.echo("plugins:")
+    by_dist: dict[str, list[str]] = {}
+    versions: dict[str, str] = {}
     for p in loaded.plugins:
-        n = sum(1 for s in loaded.registry.specs() if s.origin == p.distribution)
-        click.echo(f"  {p.name}: {p.distribution} {p.version} ({n} components)")
-    click.echo("recipe folders:")
+        by_dist.setdefault(p.distribution, []).append(p.name)
+        versions[p.distribution] = p.version
+    for dist, names in by_dist.items():
+        n = sum(1 for s in loaded.registry.specs() if s.origin == dist)
+        points = ", ".join(names)
+        click.echo(f"  {dist} {versions[dist]}: {n} components (entry points: {points})")
+    click.echo("recipe folders (searched in this order):")
     for path in search_paths(loaded):
         click.echo(f"  {path}")
     if loaded.errors:
@@ -104,4 +111,6 @@ def plugins(ctx: click.Context) -> None:
             click.echo(f"  {error}")
     else:
         click.echo("errors: none")
+    for text in loaded.warnings:
+        click.echo(f"warning: {text}")
 

@@ -183,6 +183,7 @@ def _train(per_seed: list[Any], loaded: Any, opts: Any, target: Path) -> None:
     from compose.train.checkpoint import CheckpointMismatch
     from compose.train.loop import Interrupted, train
     from compose.train.run_dir import RunDirError
+    from compose.kinds.contracts import ComponentContractError
     from compose.train.seed_batch import SeedBatchError
     from compose.train.watch import NonFiniteError
 
@@ -197,6 +198,9 @@ def _train(per_seed: list[Any], loaded: Any, opts: Any, target: Path) -> None:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     except (CheckpointMismatch, DatasetError, RunDirError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(EXIT_BAD_INPUT) from None
+    except ComponentContractError as exc:  # a plugin's component, not compose: bad input
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(EXIT_BAD_INPUT) from None
     except NonFiniteError as exc:

@@ -69,8 +69,12 @@ class BuildContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def build(self, config: Any) -> Any:
-        """Build a nested component config with this context."""
-        return config.build(self)
+        """Build a component config with this context, checked against its kind's contract
+        (:mod:`compose.kinds.contracts`: base class and abstract methods now, return types
+        and shapes on the first call)."""
+        from compose.kinds.contracts import checked
+
+        return checked(config, config.build(self))
 
 
 @dataclass

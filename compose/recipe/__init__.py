@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from compose.recipe.composition import (
     Override,
+    apply_entry,
     apply_overrides,
     apply_per_dataset,
     compose_file,
@@ -146,6 +147,7 @@ def load_recipe(
         table = tree.subtree(("per_dataset",))
         del tree.data["per_dataset"]
         tree.locs = {p: v for p, v in tree.locs.items() if p[:1] != ("per_dataset",)}
+    written = Tree(copy.deepcopy(tree.data), dict(tree.locs))
 
     # The dataset id that selects a per_dataset entry may itself come from --set.
     trial = Tree(copy.deepcopy(tree.data), dict(tree.locs))
@@ -157,16 +159,142 @@ def load_recipe(
     apply_overrides(tree, parsed, model, registry, problems)
 
     resolved: dict[str, Any] = tree.data
+    found: list[Problem] = []
     try:
         recipe = model.model_validate(copy.deepcopy(resolved))
     except ValidationError as exc:
         found = problems_from_validation(exc, resolved, tree.locs, model, registry, root)
-        if any(p.path.startswith("extends") for p in problems):
-            # A recipe whose parents failed to load misses their fields: do not pile on.
-            found = [p for p in found if not p.message.startswith("required field is missing")]
-        problems += sorted(found, key=Problem.sort_key)
         recipe = None
+    if not problems:
+        # A value that a later layer overwrites is still checked where it was written.
+        layers = _Layers(model, registry, root)
+        found += layers.check(written, resolved, parsed, table)
+    if any(p.path.startswith("extends") for p in problems):
+        # A recipe whose parents failed to load misses their fields: report the cause only.
+        found = [p for p in found if p.code not in _KNOCK_ON]
+    problems += sorted(_unique(found), key=Problem.sort_key)
     if problems or recipe is None:
         raise RecipeError(problems)
     return LoadedRecipe(recipe, resolved, source, recipe_hash(resolved), tree.locs)
 
+
+#: Validation errors that follow from missing parents (a misspelt ``extends:``).
+_KNOCK_ON = frozenset(
+    {"missing", "union_tag_not_found", "incompatible_components", "unknown_reward", "no_components"}
+)
+#: Validation errors about a value itself (not about what is missing or how parts combine):
+#: those are reported for every layer that wrote the value.
+_VALUE_ERRORS = frozenset(
+    {
+        "int_type", "int_parsing", "int_from_float", "float_type", "float_parsing",
+        "finite_number", "bool_type", "bool_parsing", "string_type", "string_unicode",
+        "list_type", "tuple_type", "set_type", "dict_type", "model_type",
+        "model_attributes_type", "greater_than", "greater_than_equal", "less_than",
+        "less_than_equal", "literal_error", "too_short", "too_long", "string_too_short",
+        "string_too_long", "string_pattern_mismatch", "none_required", "extra_forbidden",
+        "union_tag_invalid", "value_error",
+    }
+)  # fmt: skip
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    """One problem per (place, message): a layer's error the merged result also has is
+    reported once, under the merged result's path."""
+    seen: set[tuple[str, str]] = set()
+    out: list[Problem] = []
+    for p in problems:
+        key = (str(p.location), p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+_ABSENT = object()
+
+
+def _at(data: Any, path: PathT) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return _ABSENT
+    return data
+
+
+class _Layers:
+    """Validates each layer of a recipe on its own: the file as written (extends merged),
+    every ``per_dataset`` entry, every recipe profile entry and every ``--set``.
+
+    Why: the merged result hides a bad value that a later layer overwrites
+    (``penalty: five`` under a per_dataset ``penalty: 5`` would validate as ok); each layer
+    is applied alone on the file as written, and the value errors located at that layer's
+    own positions are kept.
+    """
+
+    def __init__(self, model: type[Recipe], registry: Any, root: Location) -> None:
+        self.model = model
+        self.registry = registry
+        self.root = root
+        self.resolved: Any = None
+
+    def _errors(self, tree: Tree, own: set[Location]) -> list[Problem]:
+        def only(path: PathT, code: str) -> bool:
+            # A value the merged result also holds had its own error reported already.
+            loc = tree.locs.get(path)
+            return (
+                code in _VALUE_ERRORS
+                and loc is not None
+                and loc.value in own
+                and _at(tree.data, path) != _at(self.resolved, path)
+            )
+
+        try:
+            self.model.model_validate(copy.deepcopy(tree.data))
+        except ValidationError as exc:
+            found = problems_from_validation(
+                exc, tree.data, tree.locs, self.model, self.registry, self.root, only
+            )
+            return [p for p in found if p.location in own]
+        return []
+
+    def check(
+        self, written: Tree, resolved: Any, overrides: Sequence[Override], table: Tree
+    ) -> list[Problem]:
+        self.resolved = resolved
+        out: list[Problem] = []
+        if written.data != resolved:
+            out += self._errors(written, {loc.value for loc in written.locs.values()})
+        entries: list[tuple[str, Tree]] = []
+        if isinstance(table.data, dict):
+            entries += [(f"per_dataset.{ds}", table.subtree((ds,))) for ds in table.data]
+        profiles = written.data.get("profiles")
+        if isinstance(profiles, dict):
+            entries += [
+                (f"profiles.{name}", written.subtree(("profiles", name))) for name in profiles
+            ]
+        for name, entry in entries:
+            if not isinstance(entry.data, dict):
+                continue
+            layer = Tree(copy.deepcopy(written.data), dict(written.locs))
+            own: set[Location] = set()
+            for dotted in entry.data:
+                value = entry.subtree((dotted,))
+                if () not in value.locs:
+                    continue
+                own.add(value.locs[()].value)
+                own.update(loc.value for loc in value.locs.values())
+                apply_entry(layer, dotted, value, self.model, self.registry)
+            out += [
+                Problem(p.location, f"{name}.{p.path}", p.message, p.code)
+                for p in self._errors(layer, own)
+            ]
+        for ov in overrides:
+            if ov.error is not None or ov.value is None:
+                continue
+            layer = Tree(copy.deepcopy(written.data), dict(written.locs))
+            apply_overrides(layer, [ov], self.model, self.registry, None)
+            out += self._errors(layer, {ov.location})
+        return out

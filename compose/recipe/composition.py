@@ -8,6 +8,7 @@ raised one by one.
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,20 @@ from typing import Any
 from pydantic import BaseModel
 
 from compose.recipe._schema_walk import PathError, SNode, walk
-from compose.recipe.errors import Location, Problem, RecipeError, _display
+from compose.recipe.errors import (
+    Location,
+    Problem,
+    RecipeError,
+    RecipeWarning,
+    _display,
+    format_path,
+)
 from compose.recipe.loader import NodeLoc, PathT, Tree, load_file, parse_value
 from compose.registry import KINDS, Registry, suggest
 
 __all__ = [
     "Override",
+    "apply_entry",
     "apply_overrides",
     "apply_per_dataset",
     "compose_file",
@@ -30,6 +39,8 @@ __all__ = [
 ]
 
 SUFFIXES = (".yaml", ".yml")
+#: Longest chain of ``extends:`` (a recipe, its parent, its parent's parent, ...).
+MAX_EXTENDS_DEPTH = 32
 
 
 # ----------------------------------------------------------------------------- merging
@@ -102,7 +113,7 @@ def _replace_locs(locs: dict[PathT, NodeLoc], path: PathT, over: Tree) -> None:
 
 
 def _candidates(ref: str, here: Path | None, search: Sequence[Path]) -> list[Path]:
-    names = [ref] if ref.endswith(SUFFIXES) else [ref + s for s in SUFFIXES] + [ref]
+    names = [ref] if ref.endswith(SUFFIXES) else [ref + s for s in SUFFIXES]
     folders = ([here] if here is not None else []) + list(search)
     return [folder / name for folder in folders for name in names]
 
@@ -118,11 +129,24 @@ def _known_names(here: Path | None, search: Sequence[Path]) -> list[str]:
 def find_recipe(ref: str, here: Path | None, search: Sequence[Path]) -> Path | str:
     """The file ``ref`` names (a path relative to ``here``, or a name in ``search``).
 
-    Returns an error message (looked where, did-you-mean) when there is none.
+    Only ``.yaml``/``.yml`` files are recipes: ``extends: /etc/passwd`` is refused, never
+    read. Returns an error message (looked where, did-you-mean) when there is none.
     """
-    for path in _candidates(ref, here, search):
-        if path.is_file():
-            return path.resolve()
+    found = list(dict.fromkeys(p.resolve() for p in _candidates(ref, here, search) if p.is_file()))
+    if found:
+        if len(found) > 1 and "/" not in ref:
+            others = ", ".join(_display(p) for p in found[1:])
+            warnings.warn(
+                f"recipe '{ref}' is in several recipe folders; using {_display(found[0])}, "
+                f"not {others} (search order: the extending recipe's folder, plugins' "
+                "folders, ./recipes, compose's recipes)",
+                RecipeWarning,
+                stacklevel=2,
+            )
+        return found[0]
+    plain = here / ref if here is not None else Path(ref)
+    if not ref.endswith(SUFFIXES) and plain.is_file():
+        return f"'{ref}' is not a recipe: extends takes a .yaml/.yml file or a recipe name (like mopo)"
     folders = ([here] if here is not None else []) + [p for p in search if p != here]
     looked = ", ".join(_display(f) for f in folders if f.is_dir()) or "(no recipe folders)"
     sub = Path(ref).parent
@@ -175,10 +199,89 @@ def _compose(
             cycle = " -> ".join(p.name for p in (*chain, path, found))
             problems.append(Problem(loc, where, f"extends cycle: {cycle}; remove one of these extends"))
             continue
+        if len(chain) + 1 >= MAX_EXTENDS_DEPTH:
+            problems.append(
+                Problem(
+                    loc,
+                    where,
+                    f"extends chain longer than {MAX_EXTENDS_DEPTH} recipes (the limit); "
+                    f"it starts at {_display(chain[0] if chain else path)}",
+                )
+            )
+            continue
         parent = _compose(found, search, problems, (*chain, path))
         if parent is not None:
             merged = parent if merged is None else deep_merge(merged, parent)
-    return tree if merged is None else deep_merge(merged, tree)
+    if merged is None:
+        return tree
+    _drop_entries_of_replaced(merged, tree)
+    return deep_merge(merged, tree)
+
+
+#: Tables of ``{dotted.path: value}`` entries that a child's component change may orphan.
+ENTRY_TABLES = ("per_dataset", "profiles")
+
+
+def _replaced_slots(base: Any, over: Any, path: PathT = ()) -> dict[PathT, tuple[str, str]]:
+    """Paths where ``over`` selects another component than ``base``: path -> (old, new)."""
+    out: dict[PathT, tuple[str, str]] = {}
+    if not (isinstance(base, dict) and isinstance(over, dict)):
+        return out
+    for key, value in over.items():
+        if key in ENTRY_TABLES and not path or key not in base:
+            continue
+        below = base[key]
+        tag = next((t for t in _TAGS if isinstance(below, dict) and t in below), None)
+        if tag is not None:
+            new = value if isinstance(value, str) else value.get(tag) if isinstance(value, dict) else None
+            if isinstance(new, str) and new != below[tag]:
+                out[path + (key,)] = (str(below[tag]), new)
+                continue
+        out.update(_replaced_slots(below, value, path + (key,)))
+    return out
+
+
+def _drop_entries_of_replaced(parents: Tree, child: Tree) -> None:
+    """Drop the parents' per_dataset/profiles entries for fields of a component the child
+    replaced (``critic_target.beta`` once the child's critic_target is another type), with
+    a :class:`RecipeWarning` each: they set fields the new component does not have.
+    """
+    replaced = _replaced_slots(parents.data, child.data)
+    if not replaced:
+        return
+    for table in ENTRY_TABLES:
+        entries = parents.data.get(table)
+        if not isinstance(entries, dict):
+            continue
+        dropped: dict[PathT, list[str]] = {}
+        first: dict[PathT, Location] = {}
+        for group, entry in entries.items():
+            if not isinstance(entry, dict):
+                continue
+            for dotted in list(entry):
+                parts = tuple(_split(dotted))
+                hit = next((p for p in replaced if parts[: len(p)] == p and len(parts) > len(p)), None)
+                if hit is None:
+                    continue
+                del entry[dotted]
+                where = parents.locs.get((table, group, dotted))
+                if where is not None:
+                    first.setdefault(hit, where.best)
+                for p in [p for p in parents.locs if p[:3] == (table, group, dotted)]:
+                    del parents.locs[p]
+                dropped.setdefault(hit, []).append(f"{group}: {dotted}")
+        for hit, items in dropped.items():
+            old, new = replaced[hit]
+            at = f" (one at {first[hit]})" if hit in first else ""
+            shown = "; ".join(items[:3]) + (f"; and {len(items) - 3} more" if len(items) > 3 else "")
+            warnings.warn(
+                f"{format_path(hit)}: this recipe replaces '{old}' with '{new}', so the "
+                f"{len(items)} {table} entr{'y' if len(items) == 1 else 'ies'} of its parents for "
+                f"'{old}' fields are dropped{at}: {shown}; give '{new}' its own {table} "
+                "entries in this recipe if it needs any",
+                RecipeWarning,
+                stacklevel=2,
+            )
 
 
 # ----------------------------------------------------------------------------- setting paths
@@ -315,6 +418,20 @@ def apply_overrides(
                 message = _set(tree, ov.parts, nodes, ov.value, append=ov.append, origin=ov.location)
         if message is not None and problems is not None:
             problems.append(Problem(ov.location, ov.path, message))
+
+
+def apply_entry(
+    tree: Tree, dotted: str, value: Tree, model: type[BaseModel], registry: Registry
+) -> bool:
+    """Set one ``{dotted.path: value}`` entry (of per_dataset or profiles) in ``tree``;
+    False when its path is not in the schema (reported elsewhere)."""
+    parts = _split(dotted)
+    try:
+        nodes = walk(model, tree.data, parts, registry)
+    except PathError:
+        return False
+    loc = value.locs.get((), NodeLoc(Location())).value
+    return _set(tree, parts, nodes, value, append=False, origin=loc) is None
 
 
 def apply_per_dataset(

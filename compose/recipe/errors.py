@@ -6,11 +6,12 @@ stopping at the first; :class:`RecipeError` carries them all.
 
 from __future__ import annotations
 
+import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Location", "Problem", "RecipeError", "format_path"]
+__all__ = ["Location", "Problem", "RecipeError", "RecipeWarning", "format_path"]
 
 
 @dataclass(frozen=True)
@@ -32,11 +33,16 @@ class Location:
 
 def _display(path: Path) -> str:
     """A path relative to the working directory when it lies below it, else absolute."""
+    return _relative(str(path), os.getcwd())
+
+
+@functools.lru_cache(maxsize=256)
+def _relative(path: str, cwd: str) -> str:
     try:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, cwd)
     except ValueError:  # another drive (Windows)
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
+        return path
+    return path if rel.startswith("..") else rel
 
 
 def format_path(path: tuple[str | int, ...] | list[str | int]) -> str:
@@ -51,6 +57,8 @@ class Problem:
     location: Location
     path: str
     message: str
+    #: What kind of error (pydantic's error type for validation errors); not printed.
+    code: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         parts = [str(self.location), self.path, self.message]
@@ -60,6 +68,12 @@ class Problem:
         """File problems in file order, then ``--set`` problems."""
         loc = self.location
         return (loc.override is not None, str(loc.file or ""), loc.line, loc.col)
+
+
+class RecipeWarning(UserWarning):
+    """Something about a recipe the user should know that does not stop it (a name that
+    two recipe folders hold, a per_dataset entry dropped with the component it set).
+    The CLI prints it as one ``warning:`` line."""
 
 
 class RecipeError(Exception):

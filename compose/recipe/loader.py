@@ -4,6 +4,11 @@ The YAML is parsed into ruamel.yaml's node graph and converted by hand into plai
 (dicts, lists, str, int, float, bool, None), recording a :class:`NodeLoc` for every path.
 Only YAML's core tags are accepted: ``!!python/...`` and any custom tag is an error, never an
 object. Duplicate keys are errors naming both positions.
+
+Hostile input is refused before it costs time or memory: a file over :data:`MAX_BYTES`, a
+document nested deeper than :data:`MAX_DEPTH`, and one that holds more than
+:data:`MAX_VALUES` values once its aliases are expanded (a "billion laughs" recipe is refused
+at the alias that passes the limit, after composing at most that many nodes).
 """
 
 from __future__ import annotations
@@ -13,12 +18,32 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import Composer
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from compose.recipe.errors import Location, Problem, RecipeError
 
-__all__ = ["NodeLoc", "Tree", "load_file", "load_text", "parse_value"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_VALUES",
+    "NodeLoc",
+    "Tree",
+    "excerpt",
+    "load_file",
+    "load_text",
+    "parse_value",
+]
+
+#: Largest recipe file read (bytes); the shipped recipes are under 6 KiB.
+MAX_BYTES = 256 * 1024
+#: Deepest nesting of mappings and lists in one document (the shipped recipes use 5).
+MAX_DEPTH = 64
+#: Most values (scalars, mappings, lists, keys included) in one document, aliases expanded
+#: (the largest shipped recipe holds about 300).
+MAX_VALUES = 5_000
 
 PathT = tuple[str | int, ...]
 
@@ -134,6 +159,74 @@ class _Builder:
         return out
 
 
+class _LimitError(Exception):
+    """A document over a limit, at the mark where it passed it."""
+
+    def __init__(self, mark: Any, message: str) -> None:
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+class _BoundedComposer(Composer):  # type: ignore[misc]
+    """ruamel's composer with a depth limit and a count of values with aliases expanded.
+
+    Why: the node graph shares an anchored node between its aliases, so composing is
+    linear, but converting it to plain data expands every alias (exponential in nesting).
+    Counting expanded sizes here refuses such documents before anything is expanded.
+    """
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader=loader)
+        self.values = 0
+        self.nesting = 0
+        self.sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.parser.check_event(AliasEvent):
+            event = self.parser.peek_event()
+            node = super().compose_node(parent, index)
+            size = self.sizes.get(id(node))
+            if size is None:
+                raise _LimitError(
+                    event.start_mark,
+                    f"alias '*{event.anchor}' refers to a mapping or list that contains it; "
+                    "recipes cannot be recursive",
+                )
+            self.values += size
+            if self.values > MAX_VALUES:
+                raise _LimitError(
+                    event.start_mark,
+                    f"alias '*{event.anchor}' expands to {size} values, which takes the recipe "
+                    f"past {MAX_VALUES} values (the limit, aliases expanded); write fewer values",
+                )
+            return node
+        event = self.parser.peek_event()
+        self.nesting += 1
+        if self.nesting > MAX_DEPTH:
+            raise _LimitError(
+                event.start_mark,
+                f"nested more than {MAX_DEPTH} levels deep (the limit); flatten this structure",
+            )
+        before = self.values
+        node = super().compose_node(parent, index)
+        self.nesting -= 1
+        self.values += 1
+        self.sizes[id(node)] = self.values - before
+        if self.values > MAX_VALUES:
+            raise _LimitError(
+                event.start_mark,
+                f"the recipe holds more than {MAX_VALUES} values (the limit, aliases expanded)",
+            )
+        return node
+
+
+def excerpt(text: str, limit: int = 40) -> str:
+    """``repr`` of at most ``limit`` characters of ``text``: what errors may echo of a file."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
 def _short(tag: str) -> str:
     return "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
 
@@ -145,6 +238,7 @@ def _dotted(path: PathT) -> str:
 def _yaml() -> YAML:
     yaml = YAML(typ="safe", pure=True)
     yaml.allow_duplicate_keys = True  # detected (with both positions) by _Builder
+    yaml.Composer = _BoundedComposer
     return yaml
 
 
@@ -156,6 +250,14 @@ def load_text(text: str, file: Path | None = None, *, override: str | None = Non
     yaml = _yaml()
     try:
         node = yaml.compose(text)
+    except _LimitError as exc:
+        mark = exc.mark
+        where = (
+            Location(override=override)
+            if override is not None
+            else Location(file, mark.line + 1, mark.column + 1)
+        )
+        raise RecipeError([Problem(where, "", exc.message)]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = (
@@ -185,9 +287,23 @@ def load_text(text: str, file: Path | None = None, *, override: str | None = Non
 def load_file(path: Path) -> Tree:
     """Load a recipe file: it must exist, be non-empty and hold a mapping at the top."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
     except OSError as exc:
         raise RecipeError([Problem(Location(path), "", f"cannot read recipe: {exc.strerror}")]) from None
+    if len(raw) > MAX_BYTES:
+        raise RecipeError(
+            [
+                Problem(
+                    Location(path),
+                    "",
+                    f"recipe is larger than {MAX_BYTES // 1024} KiB (the limit); "
+                    "a recipe holds settings, not data",
+                )
+            ]
+        )
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise RecipeError([Problem(Location(path), "", "recipe is not UTF-8 text")]) from None
     tree = load_text(text, path)

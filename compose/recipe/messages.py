@@ -8,18 +8,21 @@ user's dotted path by walking the data tree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from compose.recipe._schema_walk import PathError, type_name, walk
 from compose.recipe.errors import Location, Problem
-from compose.recipe.loader import NodeLoc, PathT
+from compose.recipe.loader import NodeLoc, PathT, excerpt
 from compose.registry import KINDS, Registry, suggest
 
 __all__ = ["problems_from_validation", "user_path"]
 
 _TAGS = {k.tag for k in KINDS.values()}
+#: Unknown keys per validation that get a did-you-mean (the rest list the allowed keys).
+_MAX_HINTS = 100
 
 
 def user_path(loc: tuple[Any, ...], data: Any) -> PathT:
@@ -68,11 +71,17 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _dotted(path: PathT) -> str:
+    """A dotted path, each part cut to a short excerpt (keys may be any text of the file)."""
+    return ".".join(str(p) if len(str(p)) <= 40 else str(p)[:37] + "..." for p in path)
+
+
 class _Mapper:
     def __init__(self, model: type[BaseModel], data: Any, registry: Registry) -> None:
         self.model = model
         self.data = data
         self.registry = registry
+        self.hints = 0
 
     def expected_type(self, path: PathT) -> str | None:
         try:
@@ -116,18 +125,21 @@ class _Mapper:
         kind: str = err["type"]
         ctx: dict[str, Any] = err.get("ctx") or {}
         value = err.get("input")
-        expected = self.expected_type(path)
         if kind == "missing":
+            expected = self.expected_type(path)
             what = f" ({expected})" if expected else ""
             return f"required field is missing; add '{path[-1]}:'{what}" if path else "required field is missing", True
         if kind == "extra_forbidden":
             name = str(path[-1]) if path else "?"
             fields = self.fields_at(path[:-1])
-            hint = suggest(name, fields)
-            where = ".".join(str(p) for p in path[:-1]) or "the recipe"
+            # did-you-mean for the first unknown keys only: difflib is the cost of a huge file
+            self.hints += 1
+            hint = suggest(name, fields) if len(name) <= 64 and self.hints <= _MAX_HINTS else []
+            where = _dotted(path[:-1]) or "the recipe"
+            shown = excerpt(name)
             if hint:
-                return f"unknown key '{name}' in {where}; did you mean '{hint[0]}'?", True
-            return f"unknown key '{name}' in {where}; allowed: {', '.join(fields) or '(none)'}", True
+                return f"unknown key {shown} in {where}; did you mean '{hint[0]}'?", True
+            return f"unknown key {shown} in {where}; allowed: {', '.join(fields) or '(none)'}", True
         if kind == "union_tag_invalid":
             return self.unknown_component(str(ctx.get("tag")), path), False
         if kind == "union_tag_not_found":
@@ -142,7 +154,9 @@ class _Mapper:
             return f"expected a mapping, got {_show(value)}", False
         if kind in ("int_type", "int_parsing", "int_from_float"):
             return f"expected an integer, got {_show(value)}", False
-        if kind in ("float_type", "float_parsing", "finite_number"):
+        if kind == "finite_number":
+            return f"expected a finite number (not .inf or .nan), got {_show(value)}", False
+        if kind in ("float_type", "float_parsing"):
             return f"expected a number, got {_show(value)}", False
         if kind in ("bool_type", "bool_parsing"):
             return f"expected true or false, got {_show(value)}", False
@@ -205,13 +219,20 @@ def problems_from_validation(
     model: type[BaseModel],
     registry: Registry,
     root: Location,
+    only: Callable[[PathT, str], bool] | None = None,
 ) -> list[Problem]:
-    """Friendly problems for every error of a failed recipe validation."""
+    """Friendly problems for every error of a failed recipe validation.
+
+    ``only(path, error type)``, when given, picks the errors worth a message (checked first:
+    building a message walks the schema).
+    """
     mapper = _Mapper(model, data, registry)
     out: list[Problem] = []
     seen: set[str] = set()
     for err in exc.errors(include_url=False):
         path = user_path(tuple(err["loc"]), data)
+        if only is not None and not only(path, str(err["type"])):
+            continue
         text, at_key = mapper.message(dict(err), path)
         where = _locate(path, locs, key=at_key, root=root)
         if err["type"] == "union_tag_invalid":
@@ -219,7 +240,7 @@ def problems_from_validation(
             tag_path = path + (KINDS[slot.kind].tag if slot else "type",)
             if tag_path in locs:
                 where, path = locs[tag_path].value, tag_path
-        problem = Problem(where, ".".join(str(p) for p in path), text)
+        problem = Problem(where, _dotted(path), text, code=str(err["type"]))
         if str(problem) not in seen:
             seen.add(str(problem))
             out.append(problem)

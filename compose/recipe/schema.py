@@ -44,12 +44,17 @@ PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 LearningRate = Annotated[float, Field(gt=0.0, lt=1.0)]
+#: A seed: a non-negative int32, so that the offsets a run adds (seed + 10_000 for
+#: evaluation envs) stay within every RNG's range (numpy's legacy seed takes < 2**32).
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
 
 
 class Section(BaseModel):
     """A frozen, strict recipe section."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True, validate_default=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", defer_build=True, validate_default=True, allow_inf_nan=False
+    )
 
 
 class TrainSection(Section):
@@ -170,8 +175,8 @@ class Recipe(Section):
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")]
     description: str = ""
-    seed: NonNegativeInt = 0
-    seeds: list[NonNegativeInt] | None = Field(
+    seed: Seed = 0
+    seeds: list[Seed] | None = Field(
         default=None,
         description="train these seeds in one process, their policy phases batched (compose run; "
         "--seeds overrides); each seed's run directory gets this recipe with seed: <s>, seeds: null",

@@ -122,25 +122,34 @@ def grid_key(grid: dict[str, Any]) -> str:
 
 
 def parse_grid_option(text: str) -> tuple[str, list[Any]]:
-    """``path=v1,v2,...`` -> (path, values); values are parsed as YAML scalars."""
-    from ruamel.yaml import YAML
+    """``path=v1,v2,...`` -> (path, values); values are parsed as plain YAML scalars (the
+    recipe loader's rules: a tag such as ``!!python/name`` is an error, never an object)."""
+    from compose.recipe.errors import RecipeError
+    from compose.recipe.loader import parse_value
 
     path, sep, values = text.partition("=")
     if not sep or not path.strip() or not values.strip():
         raise SpecError([f"--grid {text!r}: expected PATH=V1,V2,... (e.g. rollout.length=1,5)"])
-    yaml = YAML(typ="safe", pure=True)
-    parsed = [yaml.load(v.strip()) if v.strip() else "" for v in values.split(",")]
+    parsed: list[Any] = []
+    for v in values.split(","):
+        try:
+            parsed.append(parse_value(v.strip(), f"--grid {text}").data)
+        except RecipeError as exc:
+            raise SpecError(
+                [f"--grid {text!r}: value {v.strip()!r}: {p.message}" for p in exc.problems]
+            ) from None
     return path.strip(), parsed
 
 
 def load_spec(path: Path) -> SweepSpec:
-    """Read a spec YAML file (safe loader: no tags construct objects)."""
-    from ruamel.yaml import YAML, YAMLError
+    """Read a spec YAML file with the recipe loader (plain data only, size and alias limits)."""
+    from compose.recipe.errors import RecipeError
+    from compose.recipe.loader import load_file
 
     try:
-        data = YAML(typ="safe", pure=True).load(Path(path).read_text())
-    except (OSError, YAMLError) as exc:
-        raise SpecError([f"{path}: cannot read the sweep spec: {exc}"]) from None
+        data = load_file(Path(path)).data
+    except RecipeError as exc:
+        raise SpecError([f"cannot read the sweep spec: {p}" for p in exc.problems]) from None
     return spec_from_dict(data, where=str(path))
 
 

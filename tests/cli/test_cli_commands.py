@@ -102,7 +102,9 @@ def test_components_lists_kinds_fields_and_origin(runner: CliRunner) -> None:
 def test_plugins_and_version(runner: CliRunner) -> None:
     res = runner.invoke(cli, ["plugins"])
     assert res.exit_code == 0
-    assert "testplugin: testplugin local" in res.stdout
+    assert "testplugin local: 18 components (entry points: testplugin)" in res.stdout
+    # One line per distribution: compose-rl's own plugin is not listed twice.
+    assert sum(line.strip().startswith("compose-rl ") for line in res.stdout.splitlines()) == 1
     ver = runner.invoke(cli, ["--version"])
     assert ver.exit_code == 0 and ver.stdout.startswith("compose-rl ")
     assert "plugin testplugin" in ver.stdout

@@ -1,0 +1,96 @@
+"""Runtime contracts: a component that breaks its kind's contract is named, not a crash."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar, Literal
+
+import pytest
+import torch
+
+from compose.kinds.context import BuildContext
+from compose.kinds.contracts import ComponentContractError
+from compose.kinds.reward_shaper import RewardShaper
+from compose.kinds.uncertainty import Uncertainty
+from compose.registry import ComponentConfig
+
+
+def _ctx() -> BuildContext:
+    return BuildContext(2, 1, -torch.ones(1), torch.ones(1), torch.device("cpu"))
+
+
+class _Steps:
+    """Enough of ModelTransitions for a shaper: rows of obs."""
+
+    obs = torch.zeros(4, 2)
+
+
+class NoneShaper(RewardShaper):
+    def shape(self, transitions: Any, *, dynamics: Any, agent: Any) -> Any:
+        return None
+
+
+class WrongRows(RewardShaper):
+    def shape(self, transitions: Any, *, dynamics: Any, agent: Any) -> Any:
+        return torch.zeros(3), {}
+
+
+class Fine(RewardShaper):
+    def shape(self, transitions: Any, *, dynamics: Any, agent: Any) -> Any:
+        return transitions.obs[:, 0], {}
+
+
+class Forgetful(RewardShaper):
+    """No shape() at all."""
+
+
+def _config(runtime: type) -> ComponentConfig:
+    class Config(ComponentConfig):
+        kind: ClassVar[str] = "reward_shaper"
+        type: Literal["contract_test"] = "contract_test"
+
+        def build(self, ctx: Any) -> Any:
+            return runtime()
+
+    return Config()
+
+
+def test_shape_returning_none_names_the_component() -> None:
+    shaper = _ctx().build(_config(NoneShaper))
+    with pytest.raises(
+        ComponentContractError, match=r"reward_shaper 'contract_test': shape\(\) returned None"
+    ):
+        shaper.shape(_Steps(), dynamics=None, agent=None)
+
+
+def test_wrong_shape_is_named_with_the_expected_one() -> None:
+    shaper = _ctx().build(_config(WrongRows))
+    with pytest.raises(
+        ComponentContractError, match=r"shape \[3\]; they must be a tensor of shape \[4\]"
+    ):
+        shaper.shape(_Steps(), dynamics=None, agent=None)
+
+
+def test_missing_abstract_method_fails_at_build() -> None:
+    with pytest.raises(ComponentContractError, match=r"Forgetful does not implement shape\(\)"):
+        _ctx().build(_config(Forgetful))
+
+
+def test_build_returning_another_kind_fails_at_build() -> None:
+    class U(Uncertainty):
+        def forward(self, obs: Any, actions: Any, **_: Any) -> Any:
+            return obs[:, 0]
+
+    with pytest.raises(
+        ComponentContractError, match=r"must return a compose.kinds.reward_shaper.RewardShaper"
+    ):
+        _ctx().build(_config(U))
+
+
+def test_checked_once_then_plain_and_copies_call_their_own_method() -> None:
+    shaper = _ctx().build(_config(Fine))
+    twin = copy.deepcopy(shaper)
+    rewards, _ = shaper.shape(_Steps(), dynamics=None, agent=None)
+    assert rewards.shape == (4,)
+    assert "shape" not in shaper.__dict__  # the wrapper removed itself
+    assert twin.__dict__["shape"].component is twin
