@@ -36,10 +36,11 @@ class NanAtConfig(ComponentConfig):
 
 @hookimpl
 def compose_register_components(registry: Registry) -> None:
-    """Register ``nan_at``, ``nan_shaper`` and ``counting``."""
+    """Register ``nan_at``, ``nan_shaper``, ``counting`` and ``broken_shaper``."""
     registry.add(NanAtConfig)
     registry.add(NanShaperConfig)
     registry.add(CountingShaperConfig)
+    registry.add(BrokenShaperConfig)
 
 
 class NanShaperConfig(ComponentConfig):
@@ -106,3 +107,20 @@ class CountingShaperConfig(ComponentConfig):
                     self.calls = int(state["calls"])
 
         return Counting()
+
+
+class BrokenShaperConfig(ComponentConfig):
+    """A reward shaper that breaks its kind's contract: ``shape`` returns None."""
+
+    kind: ClassVar[str] = "reward_shaper"
+    type: Literal["broken_shaper"] = "broken_shaper"
+
+    def build(self, ctx: Any) -> Any:
+        """The runtime shaper."""
+        from compose.kinds import RewardShaper
+
+        class Broken(RewardShaper):
+            def shape(self, transitions: Any, *, dynamics: Any, agent: Any) -> Any:
+                return None
+
+        return Broken()

@@ -152,6 +152,17 @@ def test_nan_stops_with_slot_step_and_last_good_checkpoint(
     assert "produced by critic.aux_losses.0 (nan_at)" in res.stderr
 
 
+def test_a_component_breaking_its_contract_is_bad_input_not_a_crash(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    env = dict(env, COMPOSE_EXTRA_PLUGINS="tests.train.nan_plugin")
+    res = compose(env, "recipes/mbpo.yaml", *tiny(tmp_path), "--no-track",
+                  "--set", "reward_shaper=broken_shaper", "--run-dir", str(tmp_path / "run"))
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert "Traceback" not in res.stderr
+    assert "broken_shaper" in res.stderr and "reward_shaper" in res.stderr
+
+
 @pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(
     env: dict[str, str], tmp_path: Path
