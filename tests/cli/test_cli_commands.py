@@ -157,16 +157,6 @@ def test_internal_error_is_short_without_debug(capsys: pytest.CaptureFixture[str
     assert recipes  # imported for the patch target's module
 
 
-def test_run_placeholder_until_the_engine_lands(runner: CliRunner) -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("compose.cli.run") is not None:
-        pytest.skip("compose/cli/run.py exists")
-    res = runner.invoke(cli, ["run", "recipes/vipo_mobile.yaml", "--quick"])
-    assert res.exit_code == 1
-    assert "not yet implemented" in res.stderr
-
-
 def test_show_and_validate_under_a_profile(runner: CliRunner, tmp_path: Path) -> None:
     """--quick resolves the global profile plus the recipe's own entries; bad entries fail."""
     child = RECIPES / "valid" / "child.yaml"
