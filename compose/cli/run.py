@@ -180,10 +180,10 @@ def _fail(message: object) -> NoReturn:
 def _train(per_seed: list[Any], loaded: Any, opts: Any, target: Path) -> None:
     """Train, turning every expected failure into its message and exit status."""
     from compose.data.errors import DatasetError
+    from compose.kinds.contracts import ComponentContractError
     from compose.train.checkpoint import CheckpointMismatch
     from compose.train.loop import Interrupted, train
     from compose.train.run_dir import RunDirError
-    from compose.kinds.contracts import ComponentContractError
     from compose.train.seed_batch import SeedBatchError
     from compose.train.watch import NonFiniteError
 
