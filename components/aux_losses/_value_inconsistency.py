@@ -274,15 +274,6 @@ class ValueInconsistency(AuxLoss):
             **self.last_value_losses,
         }
 
-    def checkpoint_state(self) -> dict[str, Any]:
-        """Module and optimizer state plus the sampling generator's state (exact resume)."""
-        return {**super().checkpoint_state(), "generator": self.generator.get_state()}
-
-    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`checkpoint_state` returned."""
-        super().load_checkpoint_state(state)
-        if "generator" in state:
-            self.generator.set_state(state["generator"].cpu())
 
 
 def _versions(module: torch.nn.Module) -> tuple[int, ...]:

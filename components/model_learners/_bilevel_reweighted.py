@@ -119,15 +119,6 @@ class PolicyPhaseLearner(ModelLearner):
         idx = torch.randint(n, (size,), device=self.device, generator=self.generator)
         return Batch(**{k: v[idx] for k, v in t.items()})
 
-    def checkpoint_state(self) -> dict[str, Any]:
-        """Module and optimizer states plus the batch-sampling RNG state."""
-        return {**super().checkpoint_state(), "generator": self.generator.get_state()}
-
-    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`checkpoint_state`."""
-        super().load_checkpoint_state(state)
-        if "generator" in state:
-            self.generator.set_state(state["generator"])
 
     # ---------------------------------------------------------------- pretraining
     def pretrain(self, dynamics: Dynamics, data: Any, log: MetricsSink) -> dict[str, Any]:

@@ -178,15 +178,6 @@ class ClassifierLogRatio(RewardShaper):
         """Eq. 4's reward for the model rows of a policy batch, with the current h (sampling)."""
         return self._shaped(batch.obs, batch.actions, batch.next_obs, batch.rewards)
 
-    def checkpoint_state(self) -> dict[str, Any]:
-        """Module and optimizer state plus the batch generator's state (exact resume)."""
-        return {**super().checkpoint_state(), "generator": self.generator.get_state()}
-
-    def load_checkpoint_state(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`checkpoint_state` returned."""
-        super().load_checkpoint_state(state)
-        if "generator" in state:
-            self.generator.set_state(state["generator"].cpu())
 
 
 def _head(batch: Batch, n: int) -> Batch:

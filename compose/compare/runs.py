@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compose.recipe.composition import value_at
+
 __all__ = ["CompareInputError", "RunRecord", "collect_runs", "field_value"]
 
 
@@ -69,14 +71,10 @@ def field_value(record: RunRecord, path: str) -> Any:
         raise CompareInputError(
             f"--by {path}: run {record.name} ({record.source}) has no resolved recipe to read it from"
         )
-    for part in path.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
+    try:
+        return value_at(node, path)
+    except KeyError:
+        return None
 
 
 def _finite(value: Any) -> float | None:

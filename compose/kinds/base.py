@@ -29,6 +29,10 @@ class Component(nn.Module):
     load with ``weights_only=True``) and :meth:`load_checkpoint_state` to restore it, or keep
     it in a registered buffer (tests/train/test_run_dir.py, a stateful reward shaper).
 
+    One plain attribute is saved for every component: its own random stream, a
+    ``torch.Generator`` kept as ``self.generator`` (the convention seed batching relies on
+    too, compose.train.seed_rng), so a component that draws its own batches resumes exactly.
+
     A checkpoint may hold the state of an optimizer the component has not created yet when
     it is loaded: that state is held, loaded when the optimizer is registered, and written
     back unchanged by :meth:`checkpoint_state` until then.
@@ -68,19 +72,27 @@ class Component(nn.Module):
         return {}
 
     def checkpoint_state(self) -> dict[str, Any]:
-        """Everything needed to resume: module state and optimizer states (held ones too)."""
-        return {
+        """Everything needed to resume: module state, optimizer states (held ones too) and
+        the state of the component's own ``generator``, if it has one."""
+        state: dict[str, Any] = {
             "module": self.state_dict(),
             "optimizers": {
                 **self._pending_optimizer_states,
                 **{k: opt.state_dict() for k, (opt, _) in self._optimizers.items()},
             },
         }
+        generator = getattr(self, "generator", None)
+        if isinstance(generator, torch.Generator):
+            state["generator"] = generator.get_state()
+        return state
 
     def load_checkpoint_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`checkpoint_state` returned."""
         self.load_state_dict(state["module"])
         self.load_optimizer_states(state.get("optimizers", {}))
+        generator = getattr(self, "generator", None)
+        if isinstance(generator, torch.Generator) and "generator" in state:
+            generator.set_state(state["generator"].cpu())
 
     def load_optimizer_states(self, states: dict[str, Any]) -> None:
         """Load each state into its registered optimizer; hold the others until registered."""

@@ -36,6 +36,8 @@ __all__ = [
     "deep_merge",
     "find_recipe",
     "parse_override",
+    "split_path",
+    "value_at",
 ]
 
 SUFFIXES = (".yaml", ".yml")
@@ -287,8 +289,25 @@ def _drop_entries_of_replaced(parents: Tree, child: Tree) -> None:
 # ----------------------------------------------------------------------------- setting paths
 
 
-def _split(dotted: str) -> list[str | int]:
+def split_path(dotted: str) -> list[str | int]:
+    """``"a.0.b"`` -> ``["a", 0, "b"]``: mapping keys and list indices of a dotted path."""
     return [int(p) if p.isdigit() else p for p in dotted.split(".")]
+
+
+_split = split_path
+
+
+def value_at(tree: Any, dotted: str) -> Any:
+    """The value at ``dotted`` in a plain tree of dicts and lists; KeyError if it is absent."""
+    node = tree
+    for part in split_path(dotted):
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and str(part) in node:
+            node = node[str(part)]
+        else:
+            raise KeyError(dotted)
+    return node
 
 
 def _set(

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compose.recipe.composition import split_path, value_at
+
 __all__ = [
     "PROFILES",
     "Profiled",
@@ -50,14 +52,10 @@ PROFILES: dict[str, tuple[str, ...]] = {
 
 
 def _has_path(tree: Any, path: str) -> bool:
-    node = tree
-    for part in path.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
+    try:
+        value_at(tree, path)
+    except KeyError:
+        return False
     return True
 
 
@@ -105,7 +103,7 @@ def check_profiles(loaded: Any, plugins: Any) -> list[Any]:
     out: list[Any] = []
     for name, entry in table.items():
         for dotted in entry:
-            parts = [int(p) if p.isdigit() else p for p in dotted.split(".")]
+            parts = split_path(dotted)
             try:
                 walk(model, loaded.resolved, parts, plugins.registry)
             except PathError as exc:
