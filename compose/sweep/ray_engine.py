@@ -18,15 +18,17 @@ How a run moves through the engine (``compose sweep SPEC --engine ray --storage 
    dies takes the task with it; Ray retries both (``max_retries``, ``retry_exceptions``),
    and the retried task resumes from the run's last checkpoint, exactly as
    ``compose run --resume`` does. The run's ``sweep_run.json`` lists every retry and why.
-5. Ctrl-C of the driver flips a switch (a small Ray actor) that every task polls: each
-   running ``compose run`` gets SIGINT, saves a checkpoint and stops; queued tasks do not
-   start. Re-running the same command resumes the sweep (finished runs are skipped).
+5. Ctrl-C of the driver writes a stop file (``DIR/.stop-<invocation>``) that every task
+   polls: each running ``compose run`` gets SIGINT, saves a checkpoint and stops; queued
+   tasks do not start. Re-running the same command resumes the sweep (finished runs are
+   skipped). Why a file and not a Ray actor: a task blocked in ``ray.get`` hands its CPUs
+   back to Ray, which would then start another run beside it on the same cores.
 
 Where the state lives: everything that outlives a task is on the shared storage
 (``--storage DIR``): run directories (``checkpoint.pt``, ``summary.json``,
 ``sweep_run.json``, ``sweep.log``), ``sweep.json``, the model cache (``DIR/models``) and the
 Minari store (``DIR/datasets``). Metrics go to the one Aim server. Ray holds only what is in
-flight (the task queue, the switch); losing the Ray cluster loses no run.
+flight (the task queue); losing the Ray cluster loses no run.
 
 Why plain Ray tasks and not Ray Tune: our unit of work already is a resumable process whose
 state is its run directory, so a task that runs it is all the engine there is, and both
@@ -86,7 +88,7 @@ __all__ = [
 
 #: ``compose run`` exit codes that are a run's final word (never retried).
 FINAL_CODES = {0: "done", 1: "failed", 2: "refused", 130: "stopped"}
-#: Seconds between two looks at the switch (Ctrl-C of the driver).
+#: Seconds between two looks at the stop file (Ctrl-C of the driver).
 POLL_S = 1.0
 
 
@@ -111,6 +113,17 @@ class Job:
     dataset: dict[str, Any] | None
     invocation: str
     planned_steps: int | None = None
+
+    @property
+    def stop_file(self) -> Path:
+        """Written by the driver on Ctrl-C (in the sweep directory, which every node sees)."""
+        return stop_file(self.unit.plans[0].run_dir, self.unit.batched, self.invocation)
+
+
+def stop_file(run_dir: Path, batched: bool, invocation: str) -> Path:
+    """``DIR/.stop-<invocation>`` for a run directory of the sweep directory ``DIR``."""
+    sweep_dir = run_dir.parent.parent if batched else run_dir.parent
+    return sweep_dir / f".stop-{invocation}"
 
 
 # -- checks before anything is placed --------------------------------------------------------
@@ -385,14 +398,16 @@ def _log_tail(path: Path, start: int, lines: int = 4) -> str:
     return " | ".join((errors or keep)[-lines:])
 
 
-def run_unit(job: Job, stopped: Callable[[], bool] | Any) -> dict[str, Any]:
+def run_unit(job: Job) -> dict[str, Any]:
     """The body of one Ray task: run (or resume, or skip) one unit on this node.
 
-    ``stopped``: the switch actor, or a plain callable, that says the driver asked to stop.
     Returns ``{code, action, reason, retries, node, tail}``; raises :class:`RunCrashed` when
     ``compose run`` was killed by a signal (Ray then retries the task).
     """
-    is_stopped = _actor_poll(stopped) if hasattr(stopped, "is_set") else stopped
+
+    def is_stopped() -> bool:
+        return job.stop_file.exists()
+
     unit = job.unit
     unit.run_dir.mkdir(parents=True, exist_ok=True)
     record_path = unit.run_dir / RUN_RECORD
@@ -497,32 +512,6 @@ def _wait(proc: subprocess.Popen[bytes], is_stopped: Callable[[], bool]) -> int:
             asked = True
 
 
-def _actor_poll(switch: Any) -> Callable[[], bool]:
-    """A ``stopped()`` that asks the switch actor (an unreachable switch means stop)."""
-    import ray
-
-    def stopped() -> bool:
-        try:
-            return bool(ray.get(switch.is_set.remote(), timeout=30))
-        except Exception:
-            return True
-
-    return stopped
-
-
-class _Switch:
-    """The driver's stop flag, as a Ray actor every task can ask (made with ``ray.remote``)."""
-
-    def __init__(self) -> None:
-        self.flag = False
-
-    def set(self) -> None:
-        self.flag = True
-
-    def is_set(self) -> bool:
-        return self.flag
-
-
 # -- the driver ------------------------------------------------------------------------------
 def run_ray(
     spec: SweepSpec,
@@ -570,7 +559,6 @@ def run_ray(
     problems = _check_fits([(j, c, g) for j, _, c, g in todo])
     if problems:
         raise EngineError("\n".join(problems))
-    switch = ray.remote(num_cpus=0)(_Switch).remote()
     task = ray.remote(run_unit)
     refs: dict[Any, tuple[Job, Action]] = {}
     for job, action, cpus, gpus in todo:
@@ -580,7 +568,7 @@ def run_ray(
             max_retries=retries,
             retry_exceptions=[RunCrashed],
             name=f"compose:{job.unit.name}",
-        ).remote(job, switch)
+        ).remote(job)
         refs[ref] = (job, action)
         what = f"{action.kind} ({action.reason})" if action.kind == "resume" else action.kind
         echo(f"queued {job.unit.name}: {what}; {cpus} CPU" + (f", {gpus} GPU" if gpus else ""))
@@ -595,7 +583,8 @@ def run_ray(
                     ray.cancel(ref, force=True)
                 break
             interrupted = True
-            ray.get(switch.set.remote())
+            for path in {job.stop_file for job, _ in refs.values()}:
+                path.touch()
             echo(
                 "interrupt: asking the running runs to save a checkpoint and stop; "
                 "re-run the same sweep command to resume (Ctrl-C again: stop now)"
@@ -606,6 +595,8 @@ def run_ray(
             code = _report(ref, job, echo)
             for plan in job.unit.plans:
                 results[plan.name] = (action, code)
+    for path in {job.stop_file for job, _ in refs.values()}:
+        path.unlink(missing_ok=True)
     return SweepOutcome(results, interrupted)
 
 

@@ -216,10 +216,16 @@ def test_ray_sweep_equals_local_logs_to_one_aim_server_and_survives_a_nan_stop(
     assert "failed nan-s0 (exit 1" in res.stderr and "non-finite values at step 32" in res.stderr
     assert "retried" not in res.stderr  # a NaN stop is final, never retried
     names = [f"{r}-s{s}" for r in ("mbpo", "mopo") for s in (0, 1)]
+    spans = []
     for name in names:
         assert f"done   {name} (exit 0" in res.stderr, res.stderr[-4000:]
         record = json.loads((out / name / "sweep_run.json").read_text())
         assert record["engine"] == "ray" and record["exit_code"] == 0 and record["threads"] == 1
+        spans.append((record["started"], record["ended"]))
+    nan = json.loads((out / "nan-s0" / "sweep_run.json").read_text())
+    spans.append((nan["started"], nan["ended"]))
+    # 1 CPU each on a 2-CPU cluster: never more than two runs at once.
+    assert max(sum(a <= t < b for a, b in spans) for t, _ in spans) <= 2, spans
     # The node made the factory dataset in the shared store; the model cache is shared too.
     assert (
         storage / "datasets" / "compose/pendulum/random-v0" / "data" / "main_data.hdf5"
