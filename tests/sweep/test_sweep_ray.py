@@ -37,7 +37,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def stop_group(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 3.0) -> None:
     """End a process group this module started: SIGTERM, then SIGKILL after ``grace``."""
     for sig, wait_s in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
         try:
@@ -297,7 +297,7 @@ def test_a_killed_worker_resumes_and_ctrl_c_then_rerun_finishes_the_same_run(
     from tests.train.test_run_cli import params_of
 
     renv = dict(services["env"])  # type: ignore[arg-type]
-    longer = ["train.steps=3000", "checkpoint.every=50", "eval.every=3000"]
+    longer = ["train.steps=2000", "checkpoint.every=50", "eval.every=2000"]
     sets = [*sets_without_cache(tmp_path), *longer]
     spec = write_spec(tmp_path / "kill.yaml", {"seeds": [0], "recipes": ["mbpo"], "set": sets})
     storage = tmp_path / "storage"
@@ -382,7 +382,7 @@ def test_a_killed_worker_resumes_and_ctrl_c_then_rerun_finishes_the_same_run(
     res = compose(renv, *args)  # the same command resumes the sweep
     assert res.returncode == 0, res.stderr[-4000:]
     assert "queued mbpo-s0: resume" in res.stderr
-    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 3000
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 2000
     rows = table_rows(renv, storage / "sweeps" / "kill")
     assert rows["mbpo-s0"]["retried"] and "worker lost" in rows["mbpo-s0"]["retried"][0]
     table = compose(renv, "sweep", "table", str(storage / "sweeps" / "kill"))
