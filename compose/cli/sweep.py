@@ -8,6 +8,8 @@
 ``run`` is the default subcommand (``compose sweep run ...`` is the same). Every expanded
 recipe is validated before the first run starts; re-running the same command resumes the
 sweep (finished runs are skipped, interrupted ones continue from their checkpoint).
+``--engine ray --storage DIR`` places the runs on a Ray cluster instead
+(compose/sweep/ray_engine.py; README: Running on a cluster).
 Exit status: 0 all runs finished, 1 some run failed or crashed, 2 bad input, 130 interrupted.
 """
 
@@ -79,15 +81,24 @@ def _is_spec_file(arg: str) -> bool:
               "during the policy phase.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path),
               help="Sweep directory (default runs/sweeps/<spec or recipe names>).")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True)
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a process pool on this machine; ray: a Ray cluster (see --address).")
+@click.option("--address", default="auto", show_default=True, metavar="auto|HOST:PORT|ray://HOST:PORT",
+              help="The Ray cluster (--engine ray): auto is the one `ray start` started here.")
+@click.option("--storage", type=click.Path(file_okay=False, path_type=Path),
+              help="--engine ray: a directory every node sees; it holds the sweep "
+              "(STORAGE/sweeps/NAME), the model cache (STORAGE/models) and the datasets "
+              "(STORAGE/datasets).")
+@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+              help="--engine ray: how often a run whose worker or node died is resumed elsewhere.")
 @click.option("--no-track", is_flag=True, help="Do not log to Aim.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the runs; run nothing.")
 @click.pass_context
 def run_cmd(
     ctx: click.Context, targets: tuple[str, ...], seeds: tuple[int, ...], grids: tuple[str, ...],
     overrides: tuple[str, ...], datasets: tuple[str, ...], steps: int | None, quick: bool,
-    jobs: int | None, batch_seeds: bool, out: Path | None, engine: str, no_track: bool,
-    dry_run: bool,
+    jobs: int | None, batch_seeds: bool, out: Path | None, engine: str, address: str,
+    storage: Path | None, retries: int, no_track: bool, dry_run: bool,
 ) -> None:
     """Run a sweep: a SPEC.yaml file, or RECIPE names/paths crossed with --seeds and --grid."""
     from compose.sweep.local import cpu_cores, run_local, threads_per_run
@@ -102,9 +113,10 @@ def run_cmd(
         validate,
     )
 
-    if engine == "ray":
-        _fail(["--engine ray is not available yet (design.md Sec. 8); use --engine local "
-               "(a local process pool), or run several local sweeps against one aim:// server"])
+    if engine == "ray" and storage is None:
+        _fail(["--engine ray needs --storage DIR: a directory every node of the cluster sees "
+               "(a shared filesystem); it holds the run directories, the model cache and the "
+               "datasets (README: Running on a cluster)"])
     try:
         grid: dict[str, list[Any]] = dict(parse_grid_option(g) for g in grids)
         if len(targets) == 1 and _is_spec_file(targets[0]):
@@ -129,27 +141,41 @@ def run_cmd(
     spec.jobs = jobs if jobs is not None else spec.jobs
     spec.batch_seeds = batch_seeds or spec.batch_seeds
     target = out or spec.out or default_out
+    if engine == "ray" and storage is not None:
+        from compose.cli._sweep_ray import on_storage
+
+        target = on_storage(spec, storage, out or spec.out, default_out)
     plans = expand(spec, target)
     click.echo(f"sweep: {len(plans)} runs in {target}; validating every recipe ...", err=True)
-    problems, planned_steps = validate(spec, plans, plugins=get_plugins(ctx))
+    facts: dict[str, dict[str, Any]] = {}
+    problems, planned_steps = validate(spec, plans, plugins=get_plugins(ctx), resolved=facts)
     problems = check_numbers(spec) + problems
     if problems:
         _fail(problems)
-    cores = cpu_cores()
-    threads = threads_per_run(spec.jobs, cores)
-    if spec.jobs > cores:
-        click.echo(f"warning: --jobs {spec.jobs} > {cores} cores: each run gets 1 thread and "
-                   "the runs share cores", err=True)
-    click.echo(f"sweep: all valid; {spec.jobs} at a time, runtime.threads={threads} "
-               f"({cores} cores)", err=True)
-    if dry_run:
-        for plan in plans:
-            click.echo(f"{plan.name}: {plan.recipe} " + " ".join(f"--set {o}" for o in plan.overrides))
-        return
-    target.mkdir(parents=True, exist_ok=True)
-    _write_plan(target, spec, plans, track=not no_track)
-    outcome = run_local(spec, plans, jobs=spec.jobs, threads=threads, track=not no_track,
-                        planned_steps=planned_steps, echo=lambda s: click.echo(s, err=True))
+    if engine == "ray" and storage is not None:
+        from compose.cli._sweep_ray import run_on_ray
+
+        outcome = run_on_ray(spec, plans, facts, planned_steps, target=target, storage=storage,
+                             address=address, retries=retries, track=not no_track,
+                             dry_run=dry_run, fail=_fail, write_plan=_write_plan)
+        if outcome is None:  # --dry-run
+            return
+    else:
+        cores = cpu_cores()
+        threads = threads_per_run(spec.jobs, cores)
+        if spec.jobs > cores:
+            click.echo(f"warning: --jobs {spec.jobs} > {cores} cores: each run gets 1 thread and "
+                       "the runs share cores", err=True)
+        click.echo(f"sweep: all valid; {spec.jobs} at a time, runtime.threads={threads} "
+                   f"({cores} cores)", err=True)
+        if dry_run:
+            for plan in plans:
+                click.echo(f"{plan.name}: {plan.recipe} " + " ".join(f"--set {o}" for o in plan.overrides))
+            return
+        target.mkdir(parents=True, exist_ok=True)
+        _write_plan(target, spec, plans, track=not no_track)
+        outcome = run_local(spec, plans, jobs=spec.jobs, threads=threads, track=not no_track,
+                            planned_steps=planned_steps, echo=lambda s: click.echo(s, err=True))
     counts = outcome.counts()
     click.echo("sweep: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v), err=True)
     _print_table(target, grouped=len(spec.seeds) > 1)
@@ -160,7 +186,7 @@ def run_cmd(
         raise SystemExit(1)
 
 
-def _write_plan(out: Path, spec: Any, plans: list[Any], *, track: bool) -> None:
+def _write_plan(out: Path, spec: Any, plans: list[Any], *, track: bool, engine: str = "local") -> None:
     """``DIR/sweep.json``: the expanded runs (merged with earlier invocations by name)."""
     from compose.sweep.table import SWEEP_FILE, load_plan
 
@@ -169,7 +195,7 @@ def _write_plan(out: Path, spec: Any, plans: list[Any], *, track: bool) -> None:
     runs.update({p.name: p.to_json() for p in plans})
     data = {
         "updated": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "engine": "local",
+        "engine": engine,
         "track_repo": str(out / "aim") if track else None,
         "seeds": spec.seeds,
         "steps": spec.steps,

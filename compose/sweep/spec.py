@@ -310,11 +310,14 @@ def run_overrides(spec: SweepSpec, plan: RunPlan) -> list[str]:
 
 
 def validate(
-    spec: SweepSpec, plans: list[RunPlan], plugins: Any = None
+    spec: SweepSpec, plans: list[RunPlan], plugins: Any = None,
+    resolved: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[str], dict[str, int]]:
     """Load every expanded recipe as ``compose run`` would.
 
     Returns (the problems, each prefixed by its run's name; each valid run's ``train.steps``).
+    ``resolved``, when given, receives each valid run's :func:`run_facts` (what an engine
+    needs to place the run: threads, device, tracking, dataset).
 
     Why every run and not one per entry: a grid value can be invalid for one recipe only
     (a field that exists in rambo's learner but not in romi's).
@@ -324,27 +327,51 @@ def validate(
 
     problems: list[str] = []
     steps: dict[str, int] = {}
-    seen: dict[tuple[str, tuple[str, ...]], tuple[list[str], int | None]] = {}
+    seen: dict[tuple[str, tuple[str, ...]], tuple[list[str], int | None, dict[str, Any] | None]] = {}
     for plan in plans:
         extra = run_overrides(spec, plan)
         key = (plan.recipe, tuple(o for o in extra if not o.startswith("seed=")))
         if key in seen:  # same recipe and overrides up to the seed: same answer, said once
-            found, n = seen[key]
+            found, n, facts = seen[key]
             if n is not None:
                 steps[plan.name] = n
+            if resolved is not None and facts is not None:
+                resolved[plan.name] = facts
             continue
         found = []
         n = None
+        facts = None
         try:
             profile: list[str] = []
             if spec.quick:
                 base = load_recipe(plan.recipe, list(plan.overrides), plugins=plugins)
                 profile = applicable("quick", base.recipe)
-            n = int(load_recipe(plan.recipe, profile + extra, plugins=plugins).recipe.train.steps)
+            recipe = load_recipe(plan.recipe, profile + extra, plugins=plugins).recipe
+            n = int(recipe.train.steps)
             steps[plan.name] = n
+            facts = run_facts(recipe)
+            if resolved is not None:
+                resolved[plan.name] = facts
         except RecipeError as exc:
             found = exc.lines()
-        seen[key] = (found, n)
+        seen[key] = (found, n, facts)
         where = plan.name if len(spec.seeds) == 1 else f"{plan.name.rsplit('-s', 1)[0]} (every seed)"
         problems += [f"{where}: {p}" for p in found]
     return problems, steps
+
+
+def run_facts(recipe: Any) -> dict[str, Any]:
+    """What an engine needs to place a loaded recipe's run (JSON-safe).
+
+    ``threads`` (``runtime.threads``, None: unset), ``device``, ``track_backend``,
+    ``track_repo`` and ``dataset`` (the dataset slot's config as a dict).
+    """
+    dataset = recipe.dataset
+    dumped = dataset.model_dump(mode="json") if hasattr(dataset, "model_dump") else {}
+    return {
+        "threads": recipe.runtime.threads,
+        "device": recipe.runtime.device,
+        "track_backend": recipe.track.backend,
+        "track_repo": recipe.track.repo,
+        "dataset": {"source": getattr(dataset, "source", None), **dumped},
+    }

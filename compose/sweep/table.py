@@ -48,6 +48,18 @@ def _status(run_dir: Path, summary: dict[str, Any] | None) -> str:
     return "pending" if code is None else f"crashed (exit {code})"
 
 
+def _retried(run_dir: Path) -> list[str]:
+    """Why the run was retried (Ray engine: a lost worker or node, a killed process), if it was."""
+    for record_file in (run_dir / RUN_RECORD, run_dir.parent / RUN_RECORD):
+        try:
+            record = json.loads(record_file.read_text())
+        except (OSError, ValueError):
+            continue
+        return [f"{r.get('reason')}; resumed from step {r.get('from_step')}"
+                for r in record.get("retries") or []]
+    return []
+
+
 def _num(value: Any) -> float | None:
     try:
         v = float(value)
@@ -91,6 +103,7 @@ def collect_rows(out: Path) -> list[dict[str, Any]]:
             "holdout_mse": _num(((s or {}).get("model_metrics") or {}).get("holdout_mse")),
             "aim_run_hash": (s or {}).get("aim_run_hash"),
             "run_dir": str(run_dir),
+            "retried": _retried(run_dir),
         })
     return rows
 
@@ -154,6 +167,7 @@ def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "model_s": _mean_std([m["model_s"] for m in members if not m["model_cached"]])[0],
             "model_cached": all(m["model_cached"] for m in members),
             "holdout_mse": _mean_std([m["holdout_mse"] for m in members])[0],
+            "retried": [r for m in members for r in m.get("retried", [])],
         })
     return out
 
@@ -198,6 +212,10 @@ def table_cells(rows: list[dict[str, Any]], grouped: bool) -> tuple[list[str], l
                   _fmt(r["score"]), _fmt(r.get("best")), _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _model_cell(r),
                   _fmt(r["holdout_mse"], 4)]
                  for r in rows]
+    if any(r.get("retried") for r in rows):  # Ray engine: which runs were retried, and why
+        header.append("retried")
+        for row, r in zip(cells, rows, strict=True):
+            row.append(" | ".join(r.get("retried") or []) or "-")
     return header, cells
 
 

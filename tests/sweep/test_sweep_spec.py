@@ -102,7 +102,7 @@ def test_cli_helpers() -> None:
     (["nosuch_recipe"], "recipe 'nosuch_recipe' not found"),
     (["mopo", "--grid", "rollout.lenght=1,5"], "did you mean 'length'?"),
     (["mopo", "--jobs", "0"], "jobs must be an integer >= 1"),
-    (["mopo", "--engine", "ray"], "--engine ray is not available yet"),
+    (["mopo", "--engine", "ray"], "--engine ray needs --storage DIR"),
     (["mopo", "--grid", "rollout.length"], "expected PATH=V1,V2"),
 ])
 def test_bad_input_is_refused_before_anything_runs(tmp_path: Path, args: list[str], message: str) -> None:
