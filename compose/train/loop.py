@@ -79,6 +79,13 @@ class Trainer:
             "name": self.recipe.name, "run_dir": str(self.run_dir), "warnings": [],
         }
         self.rollout_rounds = 0
+        # Metrics since the last log line. Components on their own schedule (a model learner
+        # firing every 1000 steps, AMPL's retrains) return metrics only on the steps they run;
+        # keeping them until the next log step gets them logged, not overwritten. With the last
+        # rollout round's metrics (logged at every log step until the next round) they are
+        # saved in the checkpoint: a resumed run logs the same points as an uninterrupted one.
+        self.unlogged: dict[str, torch.Tensor] = {}
+        self.rollout_metrics: dict[str, torch.Tensor] = {}
 
     # -- set-up ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -119,6 +126,8 @@ class Trainer:
             self.step, self.wall_before = saved.step, saved.wall_time_s
             self.eval_history, self.model_metrics = saved.eval_history, saved.model_metrics
             self.pretrain_metrics = saved.pretrain_metrics
+            self.unlogged, self.rollout_metrics = saved.unlogged, saved.rollout_metrics
+            self.rollout_rounds = saved.rollout_rounds
             self.profile = self.profile or saved.profile
             self.console.print(f"resumed from {path} at step {self.step}")
         from compose.track import make_tracker
@@ -146,6 +155,9 @@ class Trainer:
             model_metrics=self.model_metrics,
             pretrain_metrics=self.pretrain_metrics,
             profile=self.profile,
+            unlogged=self.unlogged,
+            rollout_metrics=self.rollout_metrics,
+            rollout_rounds=self.rollout_rounds,
         )
         keep = self.recipe.checkpoint.keep_buffer
         return run_state(self.parts, self.meta, progress, self.model_buffer if keep else None)
@@ -295,11 +307,6 @@ class Trainer:
         total, batch = r.train.steps, r.train.batch_size
         n_real = int(round(batch * r.rollout.real_ratio))
         n_model = batch - n_real
-        # Metrics since the last log line. Components on their own schedule (a model learner
-        # firing every 1000 steps, AMPL's retrains) return metrics only on the steps they run;
-        # keeping them until the next log step gets them logged, not overwritten.
-        unlogged: dict[str, torch.Tensor] = {}
-        rollout_metrics: dict[str, torch.Tensor] = {}
         score = ""
         t_log, s_log = time.perf_counter(), self.step
         previous = signal.signal(signal.SIGINT, self._on_sigint)
@@ -308,13 +315,13 @@ class Trainer:
                 while self.step < total:
                     step = self.step
                     if n_model > 0 and step % r.rollout.every == 0:
-                        rollout_metrics = self.rollout()
-                        self.watch.observe(step, rollout_metrics)
+                        self.rollout_metrics = self.rollout()
+                        self.watch.observe(step, self.rollout_metrics)
                     real = self.real.sample(n_real)
                     model = self.model_buffer.sample(n_model) if n_model > 0 else None
                     latest = self.step_fn(update_inputs(p, step, real, model, self.buffers))
                     self.watch.observe(step, latest)
-                    unlogged.update(latest)
+                    self.unlogged.update(latest)
                     self.step = done = step + 1
 
                     if done % r.train.log_every == 0 or done == total:
@@ -322,8 +329,8 @@ class Trainer:
                         now = time.perf_counter()
                         rate = (done - s_log) / max(now - t_log, 1e-9)
                         t_log, s_log = now, done
-                        self._log(unlogged, rollout_metrics, rate, done)
-                        unlogged = {}
+                        self._log(self.unlogged, self.rollout_metrics, rate, done)
+                        self.unlogged = {}
                         bar.update(done, steps_per_s=rate)
                     elif done % 10 == 0:
                         bar.update(done)

@@ -79,6 +79,9 @@ class SeedBatchTrainer:
         ]
         self.streams: list[SeedStream] = []
         self.stop_requested = False
+        #: The batch's metrics since the last log step (seed dimension first); each seed's
+        #: slice goes to its trainer (and so into its checkpoint) at :meth:`_at`.
+        self.unlogged: dict[str, torch.Tensor] = {}
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare(self, stack: ExitStack) -> None:
@@ -128,9 +131,11 @@ class SeedBatchTrainer:
         return out
 
     def _at(self, step: int) -> None:
-        """Tell every seed's trainer the batch's step (read by its checkpoints and summary)."""
-        for trainer in self.trainers:
+        """Tell every seed's trainer the batch's step and its slice of the unlogged metrics
+        (read by its checkpoints and summary)."""
+        for k, trainer in enumerate(self.trainers):
             trainer.step = step
+            trainer.unlogged = {n: v[k] for n, v in self.unlogged.items()}
 
     def save(self) -> list[str]:
         """Every seed's checkpoint (after checking the batch's values were all finite)."""
@@ -146,8 +151,9 @@ class SeedBatchTrainer:
         total, batch = r.train.steps, r.train.batch_size
         n_real = int(round(batch * r.rollout.real_ratio))
         n_model = batch - n_real
-        unlogged: dict[str, torch.Tensor] = {}
-        rollout_metrics: list[dict[str, torch.Tensor]] = [{} for _ in ts]
+        # A resumed batch starts from what each seed's checkpoint had not yet logged.
+        shared = set.intersection(*(set(t.unlogged) for t in ts))
+        self.unlogged = {n: torch.stack([t.unlogged[n] for t in ts]) for n in sorted(shared)}
         t_log, s_log, step = time.perf_counter(), first.step, first.step
         for t in ts:  # the batch's rate for every seed (not counting later seeds' set-up)
             t.t_policy = t_log
@@ -157,14 +163,14 @@ class SeedBatchTrainer:
             with RunProgress(self.console, total, step, label) as bar:
                 while step < total:
                     if n_model > 0 and step % r.rollout.every == 0:
-                        rollout_metrics = self._each(lambda t: t.rollout())
-                        for t, m in zip(ts, rollout_metrics, strict=True):
+                        for t, m in zip(ts, self._each(lambda t: t.rollout()), strict=True):
+                            t.rollout_metrics = m
                             t.watch.observe(step, m)
                     real = self.real.sample(n_real, self.generators)
                     model = self.model.sample(n_model, self.generators) if n_model > 0 else None
                     latest = self.step_fn(step, real, model)
                     self.watch.observe(step, latest, self.seeds)
-                    unlogged.update(latest)
+                    self.unlogged.update(latest)
                     step = done = step + 1
                     if done % r.train.log_every == 0 or done == total:
                         self.watch.check(first.last_checkpoint)
@@ -174,8 +180,9 @@ class SeedBatchTrainer:
                         rate = (done - s_log) / max(now - t_log, 1e-9)
                         t_log, s_log = now, done
                         for k, t in enumerate(ts):
-                            t._log({n: v[k] for n, v in unlogged.items()}, rollout_metrics[k], rate, done)
-                        unlogged = {}
+                            t._log({n: v[k] for n, v in self.unlogged.items()}, t.rollout_metrics,
+                                   rate, done)
+                        self.unlogged = {}
                         bar.update(done, steps_per_s=rate)
                     elif done % 10 == 0:
                         bar.update(done)

@@ -396,3 +396,37 @@ def test_every_seed_reports_the_batchs_rate(in_store: None, tmp_path: Path) -> N
     rates = [json.loads((tmp_path / "b" / f"seed_{s}" / "summary.json").read_text())["steps_per_s"]
              for s in (0, 1, 2)]
     assert max(rates) / min(rates) < 1.05  # one clock for the batch, not per seed's set-up
+
+
+def test_an_interrupted_batch_resumes_to_the_same_aim_series(
+    in_store: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after step 15 (between checkpoints, rollouts and log steps) and ``--resume``:
+    each seed's Aim run holds the same series as the uninterrupted batch's (the rollout
+    metrics of step 10's round and the steps 11-15 not yet logged come from the checkpoint)."""
+    from tests.train.stop_plugin import STOP_ENV
+    from tests.train.test_resume_tracking import WALL_CLOCK, aim_series
+
+    monkeypatch.setenv("COMPOSE_EXTRA_PLUGINS", "tests.train.stop_plugin")
+    repo = tmp_path / "aim"
+    sched = ("train.steps=30", "train.log_every=10", "rollout.every=10", "checkpoint.every=20",
+             "eval.every=20", "critic.aux_losses=[{type: stop_at}]", f"track.repo={repo}",
+             "runtime.model_cache=null")  # both batches fit (and log) the model phase
+    args = [a for a in _args("mopo", tmp_path, *sched) if a != "--no-track"]
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    _run("mopo", *args, "--seeds", "2", "--run-dir", str(whole))
+    monkeypatch.setenv(STOP_ENV, "15:once")
+    res = CliRunner().invoke(cli, ["run", "mopo", *args, "--seeds", "2", "--run-dir", str(parts)])
+    assert res.exit_code == 130, res.output[-3000:]
+    monkeypatch.delenv(STOP_ENV)
+    _run("--resume", str(parts))
+    for seed in (0, 1):
+        a, b = (json.loads((d / f"seed_{seed}" / "summary.json").read_text())["aim_run_hash"]
+                for d in (whole, parts))
+        sa, sb = aim_series(repo, a), aim_series(repo, b)
+        assert any(name.startswith("rollout/") for name, _ in sa)
+        assert sa.keys() == sb.keys(), sorted(set(sa) ^ set(sb))
+        for key in sa:
+            assert [s for s, _ in sa[key]] == [s for s, _ in sb[key]], key
+            if key[0] not in WALL_CLOCK:
+                assert sa[key] == sb[key], key
