@@ -38,7 +38,7 @@ class ClassifierLogRatio(RewardShaper):
     has them (s and s' alike). ``log_ratio`` returns the prior-corrected, clipped logit.
     The generator draws the classifier's own batches (``batch_source: buffers``) so that the
     trainer's random stream is the one it would be without them; it is seeded from
-    ``ctx.extras["seed"]`` (else ``torch.initial_seed()``) and saved in the checkpoint state.
+    ``ctx.component_seed()`` (the run's seed) and saved in the checkpoint state.
     """
 
     def __init__(self, config: ClassifierLogRatioConfig, ctx: BuildContext) -> None:
@@ -58,7 +58,7 @@ class ClassifierLogRatio(RewardShaper):
         self.n_real = min(
             max(round(config.real_fraction * config.batch_size), 1), config.batch_size - 1
         )
-        seed = int(ctx.extras.get("seed", torch.initial_seed())) % (2**63)
+        seed = ctx.component_seed()
         self.generator = torch.Generator(device=ctx.device).manual_seed(
             (seed + _SEED_OFFSET) % (2**63)
         )
