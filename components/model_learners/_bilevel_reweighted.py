@@ -198,8 +198,8 @@ class PolicyPhaseLearner(ModelLearner):
     # ---------------------------------------------------------------- policy phase
     @property
     def updates_during_policy(self) -> bool:
-        """True: the model keeps learning while the policy learns."""
-        return self.config.updates > 0
+        """Declared by the config (:meth:`PolicyPhaseLearnerConfig.trains_in_policy_phase`)."""
+        return self.config.trains_in_policy_phase()
 
     def update(self, inputs: UpdateInputs) -> dict[str, Tensor]:
         """``updates`` model steps when ``inputs.step % every == 0``.

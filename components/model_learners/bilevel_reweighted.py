@@ -36,6 +36,10 @@ class PolicyPhaseLearnerConfig(ComponentConfig):
 
     policy_phase_fields: ClassVar[frozenset[str]] = frozenset({"every", "updates", "aux_losses"})
 
+    def trains_in_policy_phase(self) -> bool:
+        """True: the model keeps learning while the policy learns (``updates`` > 0)."""
+        return self.updates > 0
+
     pretrain_stop: Literal["epochs", "holdout"] = Field(
         "epochs",
         description="epochs: pretrain_epochs of MLE, no early stopping (ROMI App. D.2); "

@@ -42,6 +42,10 @@ class MIWWeightedConfig(MLEConfig):
         "test_function", "model_steps", "model_lr", "weight_chunk",
     })
 
+    def trains_in_policy_phase(self) -> bool:
+        """True: the model is retrained every ``retrain_every`` policy steps."""
+        return True
+
     retrain_every: int = Field(100_000, gt=0, description="policy steps between retrains (Alg. 1)")
     weighted: bool = Field(True, description="weight the retraining MLE by omega (false: AMPL's NW ablation)")
     miw_steps: int = Field(2000, ge=0, description="gradient steps of omega per retrain (Eq. 11)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import ClassVar
 
 import torch
 
@@ -24,7 +23,6 @@ class CriticTarget(Component):
     step with ``train.tau``).
     """
 
-    needs_log_prob: ClassVar[bool] = True
     uses_target_policy: bool = False
 
     @abstractmethod

@@ -43,5 +43,6 @@ class ModelLearner(Component):
 
     @property
     def updates_during_policy(self) -> bool:
-        """Whether :meth:`update` changes the model during the policy phase."""
+        """Whether :meth:`update` changes the model during the policy phase: what the
+        config's ``trains_in_policy_phase()`` declares (a learner with a config returns it)."""
         return False

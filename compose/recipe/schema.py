@@ -213,7 +213,7 @@ class Recipe(Section):
     @model_validator(mode="after")
     def _policy_density(self) -> Recipe:
         """Objectives that need log pi cannot train a policy without a density."""
-        if getattr(type(self.policy), "has_log_prob", True):
+        if type(self.policy).has_log_prob:
             return self
         if self.policy_pretrain.loss == "nll" and self.policy_pretrain.steps > 0:
             raise PydanticCustomError(
@@ -224,7 +224,7 @@ class Recipe(Section):
             )
         for slot in ("critic_target", "actor_objective"):
             component: ComponentConfig = getattr(self, slot)
-            if getattr(type(component), "needs_log_prob", False):
+            if type(component).needs_log_prob:
                 raise PydanticCustomError(
                     "incompatible_components",
                     "{slot} '{name}' needs log pi, but policy '{policy}' has no density; "

@@ -29,7 +29,7 @@ __all__ = ["bc_loss", "pretrain_policy", "resolved_loss"]
 
 def resolved_loss(policy: Policy, loss: str) -> str:
     """``nll`` or ``mse``: what ``loss`` (auto / nll / mse) means for this policy."""
-    can_nll = bool(getattr(policy, "has_log_prob", True)) and policy.implements_log_prob()
+    can_nll = policy.implements_log_prob()
     if loss == "auto":
         return "nll" if can_nll else "mse"
     if loss == "nll" and not can_nll:
