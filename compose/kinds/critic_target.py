@@ -28,3 +28,11 @@ class CriticTarget(Component):
     @abstractmethod
     def loss(self, inputs: UpdateInputs) -> dict[str, torch.Tensor]:
         """Critic loss terms for ``inputs.batch`` using ``inputs.agent``."""
+
+    def penalty(self, inputs: UpdateInputs) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """The per-row amount [B] this target subtracts from its backup (MOBILE's beta u(s, a)
+        on model rows; None: nothing) and its diagnostics. Default: none.
+
+        Part of the contract so that ``compose bench`` can time a penalty on its own.
+        """
+        return None, {}

@@ -94,3 +94,22 @@ def test_checked_once_then_plain_and_copies_call_their_own_method() -> None:
     assert rewards.shape == (4,)
     assert "shape" not in shaper.__dict__  # the wrapper removed itself
     assert twin.__dict__["shape"].component is twin
+
+
+def test_bench_needs_are_in_the_kind_contracts() -> None:
+    """compose bench times a critic target's penalty and a learner's model-phase step through
+    the kinds (CriticTarget.penalty, ModelLearner.trainer), not through a component's module."""
+    from compose.kinds.critic_target import CriticTarget
+    from compose.kinds.model_learner import ModelLearner
+
+    class Target(CriticTarget):
+        def loss(self, inputs: Any) -> Any:
+            return {}
+
+    class Learner(ModelLearner):
+        def pretrain(self, dynamics: Any, data: Any, log: Any) -> Any:
+            return {}
+
+    assert Target().penalty(None) == (None, {})  # type: ignore[arg-type]
+    with pytest.raises(NotImplementedError, match="Learner offers no model-phase trainer"):
+        Learner().trainer(None, ())  # type: ignore[arg-type]
