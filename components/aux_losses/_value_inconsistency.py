@@ -1,6 +1,6 @@
 """VIPO's value-inconsistency aux loss on the model: V_d, V_m and the surrogate of Eq. 11.
 
-Derivation (vipo.txt Sec. 3). The model minimizes L_aug = L_ori + lambda * L_vic (Eq. 8) with
+Derivation (VIPO Sec. 3). The model minimizes L_aug = L_ori + lambda * L_vic (Eq. 8) with
 L_vic(theta) = E_s[(V_d(s) - V_m(s))^2] (Eq. 6). V_d is fitted on the data and does not depend
 on theta, so
 

@@ -14,7 +14,7 @@ __all__ = ["ClassifierLogRatioConfig"]
 class ClassifierLogRatioConfig(ComponentConfig):
     """DAMO's data-alignment reward r~ = r - alpha log(rho_M / rho_T), the log-ratio from a classifier h(s, a, s').
 
-    DAMO (damo.txt) Sec. 5.2: h is trained to tell model transitions from offline ones
+    DAMO Sec. 5.2: h is trained to tell model transitions from offline ones
     (Eq. 3; here as the binary cross-entropy with label 1 = model, so h = P(model | s, a, s'))
     and log(rho_M / rho_T) = log(h / (1 - h)) (Eq. 4).
     Its batch (``batch_source``): App. C.3, "at each gradient step, we randomly sample data

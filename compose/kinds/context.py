@@ -95,7 +95,7 @@ class UpdateInputs:
     ``real`` is a batch of dataset transitions; ``model`` a batch from the model buffer (or
     None in the model phase); ``batch`` is the mixed batch the critic and actor train on.
     ``buffers`` are the stores those rows were drawn from, for a component that trains on
-    a batch of its own (DAMO's classifier, damo.txt App. C.3); None outside the policy phase.
+    a batch of its own (DAMO's classifier, DAMO App. C.3); None outside the policy phase.
     """
 
     step: int

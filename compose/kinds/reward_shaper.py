@@ -31,7 +31,7 @@ class RewardShaper(Component):
     Why rollout time (the default): the ensemble's outputs for all members are at hand then,
     so a penalty of the dynamics (MOPO's) costs no second forward pass and is exact: it does
     not change after the rollout. Why sampling time: a shaper with state trained during the
-    policy phase (DAMO's classifier, damo.txt Algorithm 1 lines 6-8: update h, then compute
+    policy phase (DAMO's classifier, DAMO Algorithm 1 lines 6-8: update h, then compute
     log(rho_M / rho_T) with it, then update the critic) must shape each batch with its
     current state; a reward frozen into the buffer would carry the classifier of the round
     that wrote it. The model buffer then holds the raw model rewards, and the trainer

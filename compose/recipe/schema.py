@@ -92,7 +92,7 @@ class RolloutSection(Section):
 class PolicyPretrainSection(Section):
     """Behavior cloning of the policy between the model and the policy phase (0 steps: off).
 
-    ROMI (romi.txt App. D, Algorithm 1 lines 8-12) and RAMBO: "(optionally) pre-train the
+    ROMI (App. D, Algorithm 1 lines 8-12) and RAMBO: "(optionally) pre-train the
     policy" by L_BC = -E_(s,a)~D log pi(a|s). ``loss: auto`` maximizes the log-likelihood of
     dataset actions for policies with a density (``has_log_prob``) and otherwise regresses a
     sampled action onto the dataset action (mean squared error), e.g. AMPL's implicit policy.

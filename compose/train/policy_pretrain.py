@@ -1,6 +1,6 @@
 """Behavior-cloning pretraining of the policy (the recipe's ``policy_pretrain`` section).
 
-Reference: romi.txt App. D, Algorithm 1 lines 8-12 (ROMI, and RAMBO whose Algorithm 1 ROMI
+Reference: ROMI App. D, Algorithm 1 lines 8-12 (ROMI, and RAMBO whose Algorithm 1 ROMI
 follows): after the model is pretrained and before policy learning, minimize
 L_BC = -E_(s,a)~D [log pi(a|s)] by gradient descent. Nothing here names an algorithm: a
 recipe turns it on with ``policy_pretrain.steps > 0``.

@@ -1,4 +1,4 @@
-"""AMPL in the engine's update step (ampl.txt Algorithm 1, Eq. 12): the target policy
+"""AMPL in the engine's update step (AMPL Algorithm 1, Eq. 12): the target policy
 pi_phi' and the order critic -> discriminator -> actor."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """VIPO's lambda on the paper's scale: the ``mle`` step's gradient is Eq. 8's, by hand.
 
-vipo.txt Eq. 7-8: L_aug = L_ori + lambda L_vic with L_ori = -E log P_theta(s', r | s, a), the
+VIPO Eq. 7-8: L_aug = L_ori + lambda L_vic with L_ori = -E log P_theta(s', r | s, a), the
 log-density summed over the output dims. The ``mle`` step's loss is (c / D) (L_ori + lambda
 L_vic) + R (c = 2E under ``loss_scale: mbpo``), so its gradient must be
 (c / D) (grad L_ori + lambda * Eq. 11) + grad R, with L_ori and Eq. 11 computed here directly
