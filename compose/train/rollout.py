@@ -18,7 +18,6 @@ import torch
 from torch import Tensor
 
 from compose.kinds import Agent, Dynamics, Policy, RewardShaper
-from compose.kinds.reward_shaper import TERMINATE
 from compose.train.buffers import TransitionBuffer
 
 __all__ = ["SHAPING_CHECK_ROUND", "RolloutStats", "branched_rollout", "dominant_shaping"]
@@ -92,12 +91,15 @@ def branched_rollout(
                 act = policy(obs).actions
             step = dynamics.sample(obs, act)
             if at_rollout:
-                rewards, diagnostics = reward_shaper.shape(step, dynamics=dynamics, agent=agent)
+                shaped = reward_shaper.shape(step, dynamics=dynamics, agent=agent)
+                rewards, diagnostics = shaped.rewards, shaped.diagnostics
             else:  # shaped when sampled (compose.train.step.shape_sampled_rows): store r
-                rewards, diagnostics = step.rewards, {}
+                shaped, rewards, diagnostics = None, step.rewards, {}
             done = step.terminals.reshape(-1).bool()
-            if TERMINATE in diagnostics:
-                done = done | diagnostics[TERMINATE].reshape(-1).bool()
+            if shaped is not None and shaped.terminate is not None:
+                ended = shaped.terminate.reshape(-1).bool()
+                done = done | ended
+                diagnostics = {**diagnostics, "terminate": ended}
             buffer.add(obs, act, rewards.reshape(-1), step.next_obs, done)
             rows = obs.shape[0]
             stats.transitions += rows
