@@ -89,8 +89,9 @@ class InitialStates(torch.nn.Module):
     does (DAMO Sec. 7: "the offline dataset does not explicitly label which states are
     initial states. Therefore, we randomly sample a state from the offline dataset to serve
     as the initial state"). ``episode_starts``: the dataset's episode-start states (the
-    earlier reading of mu0). ``batch``: the states of the batch itself. Without data (a
-    component built by hand) every source falls back to the batch states.
+    literal reading of mu0 as an initial-state distribution). ``batch``: the states of the
+    batch itself. Without data (a component built by hand) every source falls back to the
+    batch states.
     Why the dataset states are a plain attribute, not a buffer: they are the dataset's own
     tensor (no copy), never checkpointed, and not stacked per seed by seed batching.
     """

@@ -1,7 +1,6 @@
 """DAMO's classifier: a known density ratio on synthetic Gaussians, its own batch at ratio d,
 sampling-time shaping with the current h, exact resume."""
 
-from .helpers import make_ctx
 from __future__ import annotations
 
 import copy
@@ -13,6 +12,7 @@ from components.reward_shapers.classifier_log_ratio import ClassifierLogRatioCon
 from compose.kinds import Batch, Buffers, UpdateInputs
 from compose.train.buffers import TransitionBuffer
 from compose.train.checkpoint import load_component_state
+from tests.helpers.ampl_damo import make_ctx
 
 
 def _gaussian_batch(n: int, shift: torch.Tensor, g: torch.Generator) -> Batch:

@@ -14,8 +14,7 @@ from components._fdiv import (
 from components.actor_objectives.fdiv_dual import FdivDualActorConfig
 from components.critic_targets.fdiv_dual import FdivDualCriticConfig
 from compose.kinds import UpdateInputs
-
-from .helpers import make_agent, make_batch, make_ctx, make_data
+from tests.helpers.ampl_damo import make_agent, make_batch, make_ctx, make_data
 
 
 @pytest.mark.parametrize("name", sorted(CONJUGATES))

@@ -7,12 +7,12 @@ import sys
 
 import pytest
 import torch
-from model_helpers import MODEL_CONFIG_MODULES, gaussian_ensemble, make_ctx, model_registry
 
 from components.reward_shapers.none import NoShapingConfig
 from components.reward_shapers.uncertainty_penalty import UncertaintyPenaltyConfig
 from components.uncertainty.ensemble_std import EnsembleStdConfig
 from components.uncertainty.max_aleatoric import MaxAleatoricConfig
+from tests.helpers.model import MODEL_CONFIG_MODULES, gaussian_ensemble, make_ctx, model_registry
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import torch
 from test_value_inconsistency import _falls, _hand_eq11
-from vipo_helpers import fit_normalizer, linear_batch, make_ctx, tiny_ensemble
 
 from components.model_learners._mle import MLEStep, _epoch_means
 from components.model_learners.mle import MLEConfig
 from compose.kinds import UpdateInputs
 from compose.plugins import load_plugins
+from tests.helpers.vipo import fit_normalizer, linear_batch, make_ctx, tiny_ensemble
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

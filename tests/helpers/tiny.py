@@ -2,7 +2,7 @@
 
 ``make_ctx`` builds a BuildContext by hand (as in a notebook, on CPU); ``tiny_ensemble``
 builds a small ``gaussian_ensemble`` from its config. Import as
-``from tests.components.tiny import make_ctx, tiny_ensemble`` (the repository root is on
+``from tests.helpers.tiny import make_ctx, tiny_ensemble`` (the repository root is on
 pytest's path).
 """
 
