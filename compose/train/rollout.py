@@ -90,14 +90,15 @@ def branched_rollout(
             else:
                 act = policy(obs).actions
             step = dynamics.sample(obs, act)
+            ended: Tensor | None = None
             if at_rollout:
                 shaped = reward_shaper.shape(step, dynamics=dynamics, agent=agent)
-                rewards, diagnostics = shaped.rewards, shaped.diagnostics
+                rewards, diagnostics, ended = shaped.rewards, shaped.diagnostics, shaped.terminate
             else:  # shaped when sampled (compose.train.step.shape_sampled_rows): store r
-                shaped, rewards, diagnostics = None, step.rewards, {}
+                rewards, diagnostics = step.rewards, {}
             done = step.terminals.reshape(-1).bool()
-            if shaped is not None and shaped.terminate is not None:
-                ended = shaped.terminate.reshape(-1).bool()
+            if ended is not None:  # rows the shaper ends (Shaped.terminate), logged as a rate
+                ended = ended.reshape(-1).bool()
                 done = done | ended
                 diagnostics = {**diagnostics, "terminate": ended}
             buffer.add(obs, act, rewards.reshape(-1), step.next_obs, done)
