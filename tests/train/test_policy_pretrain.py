@@ -94,7 +94,7 @@ def test_mse_fallback_for_a_policy_without_density(
     t = trainer(tmp_path, monkeypatch, env, "ampl", "policy.hidden=[32,32]",
                 "actor.aux_losses.0.hidden=[32,32]", "model_learner.miw_hidden=[32,32]")
     policy, obs, actions = t.parts.policy, t.real.obs, t.real.actions
-    assert not type(policy).has_log_prob and resolved_loss(policy, "auto") == "mse"
+    assert not type(policy.config).has_log_prob and resolved_loss(policy, "auto") == "mse"
     with pytest.raises(ValueError, match="does not implement log_prob"):
         resolved_loss(policy, "nll")
     with torch.no_grad():

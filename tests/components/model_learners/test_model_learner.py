@@ -6,13 +6,13 @@ from typing import Any, ClassVar, Literal
 
 import pytest
 import torch
-from model_helpers import gaussian_ensemble, linear_system, make_ctx, model_registry
 from pydantic import ValidationError
 
 from components.model_learners._mle import gaussian_nll, normalized_sq_error
 from components.model_learners.mle import MLEConfig
 from compose.kinds import AuxLoss, UpdateInputs
 from compose.registry import ComponentConfig
+from tests.helpers.model import gaussian_ensemble, linear_system, make_ctx, model_registry
 
 
 class _Recorder:

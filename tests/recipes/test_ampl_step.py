@@ -1,4 +1,4 @@
-"""AMPL in the engine's update step (ampl.txt Algorithm 1, Eq. 12): the target policy
+"""AMPL in the engine's update step (AMPL Algorithm 1, Eq. 12): the target policy
 pi_phi' and the order critic -> discriminator -> actor."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from compose.data.info import DatasetInfo
 from compose.data.offline import OfflineData
 from compose.kinds import Batch
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 SMALL = [
     "dynamics.hidden=[16,16]", "dynamics.weight_decay=[0,0,0]", "dynamics.members=3",
     "dynamics.elites=2", "policy.hidden=[16]", "critic.hidden=[16,16]",

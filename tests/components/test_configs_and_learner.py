@@ -9,7 +9,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from .helpers import make_agent, make_ctx, make_data
+from tests.helpers.ampl_damo import make_agent, make_ctx, make_data
 
 CONFIG_MODULES = [
     "components.model_learners.miw_weighted",

@@ -7,8 +7,8 @@ from typing import Any
 import torch
 
 from compose.kinds import Batch, BuildContext
-from tests.components.tiny import make_ctx as _make_ctx
-from tests.components.tiny import tiny_ensemble
+from tests.helpers.tiny import make_ctx as _make_ctx
+from tests.helpers.tiny import tiny_ensemble
 
 __all__ = ["fit_normalizer", "linear_batch", "make_ctx", "tiny_ensemble"]
 

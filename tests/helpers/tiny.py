@@ -2,7 +2,7 @@
 
 ``make_ctx`` builds a BuildContext by hand (as in a notebook, on CPU); ``tiny_ensemble``
 builds a small ``gaussian_ensemble`` from its config. Import as
-``from tests.components.tiny import make_ctx, tiny_ensemble`` (the repository root is on
+``from tests.helpers.tiny import make_ctx, tiny_ensemble`` (the repository root is on
 pytest's path).
 """
 
@@ -24,9 +24,10 @@ def make_ctx(
     gamma: float = 0.99,
     termination: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     reward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    **extras: Any,
+    seed: int | None = None,
 ) -> BuildContext:
-    """A BuildContext on CPU with actions in [-1, 1]; ``reward``: a known r(s, a, s')."""
+    """A BuildContext on CPU with actions in [-1, 1]; ``reward``: a known r(s, a, s');
+    ``seed``: the seed components derive their own generators from."""
     return BuildContext(
         obs_dim=obs_dim,
         act_dim=act_dim,
@@ -36,7 +37,7 @@ def make_ctx(
         gamma=gamma,
         termination=termination,
         reward=reward,
-        extras=dict(extras),
+        seed=seed,
     )
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from components.actor_objectives.fdiv_dual import FdivDualActorConfig
-from components.critic_targets._fdiv_dual import (
+from components._fdiv import (
     CONJUGATES,
     GENERATORS,
     conjugate,
     conjugate_argmax,
 )
+from components.actor_objectives.fdiv_dual import FdivDualActorConfig
 from components.critic_targets.fdiv_dual import FdivDualCriticConfig
 from compose.kinds import UpdateInputs
-
-from .helpers import make_agent, make_batch, make_ctx, make_data
+from tests.helpers.ampl_damo import make_agent, make_batch, make_ctx, make_data
 
 
 @pytest.mark.parametrize("name", sorted(CONJUGATES))
@@ -136,7 +135,7 @@ def test_actor_objective_with_fixed_alpha_is_eq2_at_alpha_one() -> None:
 
 @pytest.mark.parametrize("config_cls", [FdivDualCriticConfig, FdivDualActorConfig])
 def test_mu0_defaults_to_random_dataset_states_not_episode_starts(config_cls) -> None:  # noqa: ANN001
-    """damo.txt Sec. 7: s0 is a random dataset state; the episode starts stay an option."""
+    """DAMO Sec. 7: s0 is a random dataset state; the episode starts stay an option."""
     data = make_data(n=400)  # an episode start every 50 rows: 8 of 400 states
     ctx = make_ctx(data=data)
     component = config_cls().build(ctx)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-from agent_helpers import make_agent, make_ctx, make_dynamics
 
 from components.uncertainty.bellman_inconsistency import BellmanInconsistencyConfig
 from compose.kinds import Agent, Dynamics
+from tests.helpers.agent import make_agent, make_ctx, make_dynamics
 
 
 def _per_critic(critic, obs: torch.Tensor, act: torch.Tensor) -> list[torch.Tensor]:

@@ -14,8 +14,7 @@ from components.critic_targets.mixed_min_max import MixedMinMaxConfig
 from components.dynamics.gaussian_ensemble import GaussianEnsembleConfig
 from components.policies.implicit import ImplicitPolicyConfig
 from compose.kinds import UpdateInputs
-
-from .helpers import make_agent, make_batch, make_ctx, make_data
+from tests.helpers.ampl_damo import make_agent, make_batch, make_ctx, make_data
 
 
 def test_implicit_policy_bounds_noise_and_no_density() -> None:

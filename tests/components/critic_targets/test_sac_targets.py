@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from agent_helpers import make_agent, make_batch, make_ctx, make_dynamics
 
 from components.critic_targets.penalized_sac import PenalizedSacConfig
 from components.critic_targets.sac import SacCriticTargetConfig
 from components.uncertainty.bellman_inconsistency import BellmanInconsistencyConfig
 from compose.kinds import Batch, UpdateInputs
 from compose.registry import Registry
+from tests.helpers.agent import make_agent, make_batch, make_ctx, make_dynamics
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """VIPO's lambda on the paper's scale: the ``mle`` step's gradient is Eq. 8's, by hand.
 
-vipo.txt Eq. 7-8: L_aug = L_ori + lambda L_vic with L_ori = -E log P_theta(s', r | s, a), the
+VIPO Eq. 7-8: L_aug = L_ori + lambda L_vic with L_ori = -E log P_theta(s', r | s, a), the
 log-density summed over the output dims. The ``mle`` step's loss is (c / D) (L_ori + lambda
 L_vic) + R (c = 2E under ``loss_scale: mbpo``), so its gradient must be
 (c / D) (grad L_ori + lambda * Eq. 11) + grad R, with L_ori and Eq. 11 computed here directly
@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import torch
 from test_value_inconsistency import _falls, _hand_eq11
-from vipo_helpers import fit_normalizer, linear_batch, make_ctx, tiny_ensemble
 
 from components.model_learners._mle import MLEStep, _epoch_means
 from components.model_learners.mle import MLEConfig
 from compose.kinds import UpdateInputs
 from compose.plugins import load_plugins
+from tests.helpers.vipo import fit_normalizer, linear_batch, make_ctx, tiny_ensemble
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

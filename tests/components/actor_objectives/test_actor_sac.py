@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import torch
-from agent_helpers import make_agent, make_batch, make_ctx
 
 from components.actor_objectives.sac import SacActorConfig
 from compose.kinds import UpdateInputs
+from tests.helpers.agent import make_agent, make_batch, make_ctx
 
 
 def _setup(**cfg: object):

@@ -6,7 +6,7 @@ import pytest
 
 from compose.recipe import load_recipe
 
-# vipo.txt Table 5 (Gym): task -> (lambda, h, eta, beta).
+# VIPO Table 5 (Gym): task -> (lambda, h, eta, beta).
 TABLE5 = {
     "halfcheetah/random": (0.35, 5, 0.05, 0.5),
     "hopper/random": (0.55, 5, 0.05, 5.0),

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from model_helpers import gaussian_ensemble, make_ctx
 from pydantic import ValidationError
 
 from components.dynamics.gaussian_ensemble import GaussianEnsembleConfig
+from tests.helpers.model import gaussian_ensemble, make_ctx
 
 
 def _loop_predict(model, obs: torch.Tensor, act: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,8 +7,7 @@ import torch
 
 from components.aux_losses.conservative_q import ConservativeQConfig
 from compose.kinds import UpdateInputs
-
-from .helpers import make_agent, make_batch, make_ctx
+from tests.helpers.ampl_damo import make_agent, make_batch, make_ctx
 
 
 @pytest.mark.parametrize("variant", ["difference", "logsumexp"])

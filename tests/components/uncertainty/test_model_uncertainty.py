@@ -7,12 +7,12 @@ import sys
 
 import pytest
 import torch
-from model_helpers import MODEL_CONFIG_MODULES, gaussian_ensemble, make_ctx, model_registry
 
 from components.reward_shapers.none import NoShapingConfig
 from components.reward_shapers.uncertainty_penalty import UncertaintyPenaltyConfig
 from components.uncertainty.ensemble_std import EnsembleStdConfig
 from components.uncertainty.max_aleatoric import MaxAleatoricConfig
+from tests.helpers.model import MODEL_CONFIG_MODULES, gaussian_ensemble, make_ctx, model_registry
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +73,18 @@ def test_uncertainty_penalty_equals_r_minus_lambda_u(registry) -> None:
     ctx, model, obs, act = _model_and_inputs()
     step = model.sample(obs, act)
     shaper = UncertaintyPenaltyConfig(penalty=2.5).build(ctx)
-    shaped, diag = shaper.shape(step, dynamics=model, agent=None)
+    out = shaper.shape(step, dynamics=model, agent=None)
+    shaped, diag = out.rewards, out.diagnostics
     u = MaxAleatoricConfig().build(ctx)(obs, act, dynamics=model)
     torch.testing.assert_close(shaped, step.rewards - 2.5 * u)
     torch.testing.assert_close(diag["penalty_max"], (2.5 * u).max())
     torch.testing.assert_close(diag["raw_reward_mean"], step.rewards.mean())
     other = UncertaintyPenaltyConfig(penalty=1.0, uncertainty="ensemble_std").build(ctx)
-    shaped2, _ = other.shape(step, dynamics=model, agent=None)
+    shaped2 = other.shape(step, dynamics=model, agent=None).rewards
     u2 = EnsembleStdConfig().build(ctx)(obs, act, dynamics=model)
     torch.testing.assert_close(shaped2, step.rewards - u2)
-    none, diag0 = NoShapingConfig().build(ctx).shape(step, dynamics=model, agent=None)
+    out0 = NoShapingConfig().build(ctx).shape(step, dynamics=model, agent=None)
+    none, diag0 = out0.rewards, out0.diagnostics
     assert torch.equal(none, step.rewards)
     torch.testing.assert_close(diag0["reward_mean"], step.rewards.mean())
 

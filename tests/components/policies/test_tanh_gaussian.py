@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import torch
-from agent_helpers import make_ctx
 
 from components.policies.tanh_gaussian import TanhGaussianConfig
+from tests.helpers.agent import make_ctx
 
 
 def _policy(low: list[float], high: list[float], obs_dim: int = 3, **kw: object):

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import torch
 from pydantic import ValidationError
-from vipo_helpers import fit_normalizer, linear_batch, make_ctx, tiny_ensemble
 
 from components.aux_losses.value_inconsistency import ValueInconsistencyConfig
 from compose.kinds import Batch, UpdateInputs
+from tests.helpers.vipo import fit_normalizer, linear_batch, make_ctx, tiny_ensemble
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -12,8 +12,7 @@ from components.reward_shapers.classifier_log_ratio import ClassifierLogRatioCon
 from compose.kinds import Batch, Buffers, UpdateInputs
 from compose.train.buffers import TransitionBuffer
 from compose.train.checkpoint import load_component_state
-
-from .helpers import make_ctx
+from tests.helpers.ampl_damo import make_ctx
 
 
 def _gaussian_batch(n: int, shift: torch.Tensor, g: torch.Generator) -> Batch:
@@ -67,7 +66,8 @@ def test_shape_subtracts_alpha_times_clipped_log_ratio() -> None:
     tr = ModelTransitions(torch.randn(n, 2), torch.randn(n, 1), torch.randn(n, 2), torch.ones(n),
                           torch.zeros(n), torch.zeros(n, dtype=torch.long), pred)
     raw = shaper.logit(tr.obs, tr.actions, tr.next_obs)
-    shaped, diag = shaper.shape(tr, dynamics=None, agent=None)  # type: ignore[arg-type]
+    out = shaper.shape(tr, dynamics=None, agent=None)  # type: ignore[arg-type]
+    shaped, diag = out.rewards, out.diagnostics
     expected = 1.0 - 1.5 * raw.clamp(-0.05, 0.05)
     torch.testing.assert_close(shaped, expected.detach())
     assert float(diag["clip_frac"]) > 0.0
@@ -160,7 +160,7 @@ def test_sampling_time_shaping_uses_the_current_classifier() -> None:
         assert shaper.shape_at == shape_at
         model_buffer = TransitionBuffer(4, 2, 1, "cpu")
         if shape_at == "rollout":  # what branched_rollout stores for a rollout-time shaper
-            stored, _ = shaper.shape_sampled(row, dynamics=None, agent=None)
+            stored = shaper.shape_sampled(row, dynamics=None, agent=None).rewards
             model_buffer.add(row.obs, row.actions, stored, row.next_obs, row.terminals.bool())
         else:  # raw reward stored
             model_buffer.add(row.obs, row.actions, row.rewards, row.next_obs, row.terminals.bool())

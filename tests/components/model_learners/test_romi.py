@@ -10,7 +10,8 @@ import sys
 
 import pytest
 import torch
-from romi_helpers import make_setup
+
+from tests.helpers.romi import make_setup
 
 torch.set_num_threads(1)
 

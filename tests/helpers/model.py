@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from compose.kinds import BuildContext
-from tests.components.tiny import make_ctx, tiny_ensemble
+from tests.helpers.tiny import make_ctx, tiny_ensemble
 
 __all__ = ["MODEL_CONFIG_MODULES", "gaussian_ensemble", "linear_system", "make_ctx", "model_registry"]
 
