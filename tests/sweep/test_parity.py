@@ -11,7 +11,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from tests.train.conftest import ROOT
+from tests.helpers.runs import ROOT
 
 PARITY = Path(ROOT) / "experiments" / "parity"
 

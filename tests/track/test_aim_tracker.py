@@ -8,27 +8,7 @@ from typing import Any
 
 from compose.track import NullTracker, SafeTracker
 from compose.track.aim_tracker import AimTracker, git_commit
-
-
-def read_run(repo_dir: Path, run_hash: str) -> Any:
-    """The run as Aim's SDK reads it (after indexing, which ``aim up`` would do)."""
-    import aim
-    from aim.sdk.index_manager import RepoIndexManager
-
-    repo = aim.Repo(str(repo_dir))
-    RepoIndexManager.get_index_manager(repo).index(run_hash)
-    run = repo.get_run(run_hash)
-    assert run is not None, f"run {run_hash} not in {repo_dir}"
-    return run
-
-
-def metric_values(run: Any, name: str) -> list[tuple[int, float]]:
-    """(step, value) pairs of one metric series."""
-    for metric in run.metrics():
-        if metric.name == name:
-            steps, (values,) = metric.data.view("val").items_list()
-            return [(int(s), float(v)) for s, v in zip(steps, values, strict=True)]
-    raise AssertionError(f"metric {name} not found")
+from tests.helpers.runs import metric_values, read_run
 
 
 def test_params_and_metrics_read_back_with_aim_sdk(tmp_path: Path) -> None:

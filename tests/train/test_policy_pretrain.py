@@ -20,7 +20,7 @@ from compose.nn import tanh_normal_log_prob
 from compose.recipe import RecipeError, load_recipe
 from compose.train.loop import RunOptions, Trainer
 from compose.train.policy_pretrain import bc_loss, pretrain_policy, resolved_loss
-from tests.train.conftest import DATASET
+from tests.helpers.runs import DATASET
 
 TINY = [
     f"dataset={{source: minari, id: {DATASET}}}",

@@ -18,10 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from compose.cli import cli
-from tests.track.test_aim_tracker import read_run
-from tests.train.conftest import ROOT
+from tests.helpers.runs import ROOT, read_run, tiny
 from tests.train.stop_plugin import STOP_ENV
-from tests.train.test_run_cli import tiny
 
 #: Series that measure the machine, not the run: steps per second and seconds.
 WALL_CLOCK = {"perf/steps_per_s", "model_learner/final_seconds"}

@@ -29,7 +29,7 @@ from compose.train.buffers import SeedBuffers, TransitionBuffer
 from compose.train.profiles import applicable_overrides
 from compose.train.seed_rng import PerSeedRandom, SeedRandomError, vmap_seeds
 from compose.train.seed_stack import SeedStack, SeedStackError
-from tests.train.conftest import DATASET, ROOT
+from tests.helpers.runs import DATASET, ROOT
 from tests.train.test_recipes_e2e import SHRINK
 from tests.train.test_resume_state import flat_tensors
 
@@ -332,7 +332,7 @@ def test_bad_seeds_are_refused(seeds: list[str], message: str, tmp_path: Path) -
 def test_each_seed_logs_its_own_aim_run_with_its_separate_runs_series(
     in_store: None, tmp_path: Path
 ) -> None:
-    from tests.track.test_aim_tracker import metric_values, read_run
+    from tests.helpers.runs import metric_values, read_run
 
     repo = tmp_path / "aim"
     args = [a for a in _args("mopo", tmp_path, f"track.repo={repo}") if a != "--no-track"]
