@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DATASET = "compose/pendulum/random-v0"
@@ -75,3 +78,20 @@ def metric_values(run: Any, name: str) -> list[tuple[int, float]]:
             steps, (values,) = metric.data.view("val").items_list()
             return [(int(s), float(v)) for s, v in zip(steps, values, strict=True)]
     raise AssertionError(f"metric {name} not found")
+
+
+@pytest.fixture(scope="session")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Environment variables of a private Minari store holding the tiny dataset (made once).
+
+    A fixture: a conftest that needs it imports it (tests/train, tests/sweep, tests/compare).
+    """
+    store = tmp_path_factory.mktemp("minari")
+    out = dict(os.environ, MINARI_DATASETS_PATH=str(store), PYTHONPATH=str(ROOT),
+               OMP_NUM_THREADS="1", COLUMNS="120")
+    subprocess.run(
+        [sys.executable, "-c",
+         "from compose.data import make_dataset; make_dataset('pendulum', 'random', progress=False)"],
+        env=out, check=True, cwd=ROOT, capture_output=True, timeout=300,
+    )
+    return out
