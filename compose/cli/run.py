@@ -184,12 +184,12 @@ def _train(per_seed: list[Any], loaded: Any, opts: Any, target: Path) -> None:
     from compose.train.checkpoint import CheckpointMismatch
     from compose.train.loop import Interrupted, train
     from compose.train.run_dir import RunDirError
-    from compose.train.seed_batch import SeedBatchError
+    from compose.train.seeds.batch import SeedBatchError
     from compose.train.watch import NonFiniteError
 
     try:
         if per_seed:
-            from compose.train.seed_batch import train_seeds
+            from compose.train.seeds.batch import train_seeds
 
             train_seeds(per_seed, opts)
         else:
