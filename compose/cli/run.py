@@ -74,8 +74,8 @@ def run(
     checkpoint made by a different recipe, dataset or project version is refused.
     """
     from compose.recipe import RecipeError, dump_resolved
+    from compose.recipe.profiles import load_profiled
     from compose.train.launch import RunRequest, resume_source, run_target
-    from compose.train.profiles import load_profiled
     from compose.train.run_dir import RunDir, RunDirError
 
     plugins = get_plugins(ctx)
@@ -119,11 +119,10 @@ def run(
         return
     target = run_target(loaded, resume_dir, run_dir)
     request = RunRequest(
-        source=source, overrides=extra, profile=chosen, target=target, seeds=seed_list,
-        resume=resume_dir is not None, overwrite=overwrite, track=not no_track,
-        profile_overrides=profiled.overrides,
+        profiled=profiled, target=target, seeds=seed_list, resume=resume_dir is not None,
+        overwrite=overwrite, track=not no_track,
     )
-    _train(request, loaded, plugins)
+    _train(request)
 
 
 def _fail(message: object) -> NoReturn:
@@ -132,7 +131,7 @@ def _fail(message: object) -> NoReturn:
     raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _train(request: Any, loaded: Any, plugins: Any) -> None:
+def _train(request: Any) -> None:
     """Start the run, turning every expected failure into its message and exit status."""
     from compose.data.errors import DatasetError
     from compose.kinds.contracts import ComponentContractError
@@ -146,7 +145,7 @@ def _train(request: Any, loaded: Any, plugins: Any) -> None:
 
     target = request.target
     try:
-        start_run(request, loaded, plugins)
+        start_run(request)
     except RecipeError as exc:  # a seed's recipe (--seeds)
         fail_recipe(exc.lines())
     # ComponentContractError: a plugin's component, not compose: bad input.

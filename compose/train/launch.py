@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,21 +24,16 @@ __all__ = ["RunRequest", "claim_run_dir", "resume_source", "run_target", "start_
 
 @dataclass(frozen=True)
 class RunRequest:
-    """A run as asked for: the recipe source and its overrides, profile, seeds, directory."""
+    """A run as asked for: the recipe as loaded (profile and ``--set`` applied), seeds, directory."""
 
-    source: str
-    #: ``--set`` overrides (the CLI's shorthands included), applied after the profile's.
-    overrides: Sequence[str]
-    #: The profile's name (None: no profile).
-    profile: str | None
+    #: The recipe under its profile (:class:`compose.recipe.profiles.Profiled`).
+    profiled: Any
     target: Path
     #: K seeds trained as one batch (None: the one seed of the recipe).
     seeds: Sequence[int] | None = None
     resume: bool = False
     overwrite: bool = False
     track: bool = True
-    #: What the profile set, for the run's record (``Profiled.overrides``).
-    profile_overrides: Sequence[str] = field(default_factory=list)
 
 
 def resume_source(resume_dir: Path, recipe: str | None) -> tuple[str, list[int] | None]:
@@ -99,23 +94,21 @@ def claim_run_dir(req: RunRequest, loaded: Any, per_seed: Sequence[Any]) -> Iter
         yield
 
 
-def start_run(req: RunRequest, loaded: Any, plugins: Any) -> None:
-    """Train ``loaded`` as ``req`` asks: one run, or ``req.seeds`` as one batch.
+def start_run(req: RunRequest) -> None:
+    """Train the recipe as ``req`` asks: one run, or ``req.seeds`` as one batch (each seed's
+    recipe loaded from the same composition, ``seed`` set).
 
     Raises what loading a seed's recipe (:class:`~compose.recipe.RecipeError`), claiming
     the directory (:class:`RunDirError`) and training raise.
     """
     from compose.train.loop import RunOptions, train
-    from compose.train.profiles import load_profiled
 
+    loaded = req.profiled.loaded
     per_seed = [
-        load_profiled(
-            req.source, [*req.overrides, f"seed={seed}", "seeds=null"], req.profile, plugins
-        ).loaded
-        for seed in req.seeds or []
+        req.profiled.again([f"seed={seed}", "seeds=null"]).loaded for seed in req.seeds or []
     ]
     opts = RunOptions(
-        run_dir=req.target, track=req.track, resume=req.resume, profile=list(req.profile_overrides)
+        run_dir=req.target, track=req.track, resume=req.resume, profile=req.profiled.overrides
     )
     with claim_run_dir(req, loaded, per_seed):
         if per_seed:

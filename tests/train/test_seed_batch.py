@@ -25,8 +25,8 @@ from torch.func import vmap
 from compose.cli import cli
 from compose.plugins import load_plugins
 from compose.recipe import load_recipe
+from compose.recipe.profiles import applicable_overrides
 from compose.train.buffers import SeedBuffers, TransitionBuffer
-from compose.train.profiles import applicable_overrides
 from compose.train.seeds.rng import PerSeedRandom, SeedRandomError, vmap_seeds
 from compose.train.seeds.stack import SeedStack, SeedStackError
 from tests.train.conftest import DATASET, ROOT
