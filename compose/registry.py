@@ -85,6 +85,23 @@ class ComponentConfig(BaseModel):
     kind: ClassVar[str]
     attaches_to: ClassVar[tuple[str, ...]] = ()
 
+    # Capabilities: declared here once, overridden by the config classes they concern, and
+    # read from the config (class) by the recipe schema and the trainer, never discovered
+    # on the runtime object.
+    #: policy: the policy has a tractable density log pi(a | s) (False: an implicit policy;
+    #: the schema then refuses objectives that need log pi and ``policy_pretrain.loss: nll``).
+    has_log_prob: ClassVar[bool] = True
+    #: actor_objective, critic_target: the loss reads log pi (an entropy term).
+    needs_log_prob: ClassVar[bool] = False
+    #: model_learner: fields that act only in the policy phase, so the fitted model (and its
+    #: cache key, compose.train.model_phase.model_cache_key) does not depend on them.
+    policy_phase_fields: ClassVar[frozenset[str]] = frozenset()
+
+    def trains_in_policy_phase(self) -> bool:
+        """model_learner: whether the built learner's ``update`` changes the model during the
+        policy phase (a run that does cannot be seed-batched); default False."""
+        return False
+
     def build(self, ctx: Any) -> Any:
         """Make the runtime component from this config and a build context."""
         raise NotImplementedError(f"{type(self).__name__}.build is not implemented")

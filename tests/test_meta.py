@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import subprocess
 import sys
@@ -56,12 +57,30 @@ def test_validation_does_not_import_torch() -> None:
 
 
 def _hooks() -> list[str]:
-    return [n for n, _ in inspect.getmembers(ComposeHookSpecs, inspect.isfunction) if n.startswith("compose_")]
+    return [
+        n
+        for n, _ in inspect.getmembers(ComposeHookSpecs, inspect.isfunction)
+        if n.startswith("compose_")
+    ]
 
 
-def _test_sources() -> str:
+def _implemented_hooks() -> set[str]:
+    """Hook names that a test module implements in code: a function of that name, or a
+    keyword argument of that name (``SimpleNamespace(compose_x=hookimpl(...))``).
+
+    Parsed, not grepped: a hook named only in a comment or a string does not count.
+    """
     me = Path(__file__).resolve()
-    return "\n".join(p.read_text() for p in TESTS.rglob("*.py") if p.resolve() != me)
+    names: set[str] = set()
+    for path in TESTS.rglob("*.py"):
+        if path.resolve() == me:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(node.name)
+            elif isinstance(node, ast.keyword) and node.arg:
+                names.add(node.arg)
+    return names
 
 
 def test_there_are_hooks() -> None:
@@ -76,7 +95,7 @@ def test_hook_is_documented(hook: str) -> None:
 
 @pytest.mark.parametrize("hook", _hooks())
 def test_hook_is_exercised_by_a_test(hook: str) -> None:
-    assert hook in _test_sources(), f"no test mentions hook {hook}"
+    assert hook in _implemented_hooks(), f"no test implements hook {hook}"
 
 
 #: Kinds whose runtime contract lives outside compose/kinds (dataset sources: compose.data).
@@ -101,3 +120,71 @@ def test_used_kind_has_a_builtin(kind: str) -> None:
     assert any(s.origin == "compose-rl" for s in specs), (
         f"kind {kind} is only provided by plugins: {[s.origin for s in specs]}"
     )
+
+
+#: Test files that still import a test module or another directory's conftest (helpers shared
+#: the old way). Move what they import to tests/helpers/ (or a fixture) and drop them here;
+#: the test below fails on any new offender and on a listed file that no longer offends.
+_IMPORT_DEBT = frozenset(
+    {
+        "cli/test_omp_default.py",
+        "compare/test_aim_ui.py",
+        "compare/test_compare_cli.py",
+        "sweep/test_sweep_batch_seeds.py",
+        "sweep/test_sweep_cli.py",
+        "sweep/test_sweep_ray.py",
+        "train/test_dominant_shaping.py",
+        "train/test_model_cache_key.py",
+        "train/test_resume_state.py",
+        "train/test_run_dir.py",
+        "train/test_seed_batch.py",
+        "train/test_shaping_time.py",
+    }
+)
+
+
+def _imports_a_test_module(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.ImportFrom):
+            last = (node.module or "").rsplit(".", 1)[-1]
+            if node.level > 0 or (
+                (node.module or "").startswith("tests.") and last.startswith(("test_", "conftest"))
+            ):
+                return True
+    return False
+
+
+def test_test_modules_do_not_import_each_other() -> None:
+    offenders = {
+        str(p.relative_to(TESTS))
+        for p in TESTS.rglob("*.py")
+        if p.resolve() != Path(__file__).resolve() and _imports_a_test_module(p)
+    }
+    assert not offenders - _IMPORT_DEBT, (
+        f"{sorted(offenders - _IMPORT_DEBT)}: import shared helpers from tests/helpers/"
+    )
+    assert not _IMPORT_DEBT - offenders, (
+        f"no longer offending, drop: {sorted(_IMPORT_DEBT - offenders)}"
+    )
+
+
+def test_no_sys_path_insert_in_tests() -> None:
+    """The repository root is on pytest's path; helpers are imported as ``tests.helpers.*``.
+
+    The root conftest alone puts the torch-free test plugin's folder on the path (it is
+    loaded by module name, as an installed plugin would be).
+    """
+    allowed = {TESTS / "conftest.py"}
+    offenders = []
+    for path in TESTS.rglob("*.py"):
+        if path in allowed:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "insert"
+                and ast.unparse(node.func.value) == "sys.path"
+            ):
+                offenders.append(str(path.relative_to(TESTS)))
+    assert not offenders, offenders

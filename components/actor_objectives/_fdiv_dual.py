@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from components.critic_targets._fdiv_dual import InitialStates, conjugate, phi
+from components._fdiv import InitialStates, conjugate, phi
 from compose.kinds import ActorObjective, BuildContext, UpdateInputs
 from compose.nn import make_adam, q_without_param_grad
 

@@ -24,8 +24,6 @@ class QNormalizedObjective(ActorObjective):
     which sets Q_avg directly.
     """
 
-    needs_log_prob = False
-
     def __init__(self, config: QNormalizedConfig, ctx: BuildContext) -> None:
         super().__init__()
         self.config = config

@@ -15,14 +15,14 @@ __all__ = ["FdivDualActorConfig"]
 class FdivDualActorConfig(ComponentConfig):
     """DAMO's outer maximization: max_pi (1-gamma) E_mu0[min_k Q_k(s0, pi)] + alpha E_rho[f*(Phi / alpha)].
 
-    DAMO (damo.txt) Eq. 2, with alpha fixed to 1.0 in the actor (App. C.2, after ODICE and
+    DAMO Eq. 2, with alpha fixed to 1.0 in the actor (App. C.2, after ODICE and
     Sikchi et al.). Phi = r~ + gamma (min_k Q_k(s', a') - alpha_ent log pi(a'|s')) - min_k Q_k(s, a)
     with a' ~ pi(s') reparameterized (the policy's gradient path), the same f* as the
     critic target ``fdiv_dual`` (keep ``conjugate`` equal to the critic's).
     App. C.3: "double Q-learning and entropy regularizer": the min over critics, plus SAC's
     entropy term alpha_ent E_s[log pi(a|s)] with alpha_ent auto-tuned towards -dim(A)
     (the temperature the critic's soft backup uses). s0 ~ mu0 as the critic target's
-    ``initial_states`` (default: random dataset states, damo.txt Sec. 7).
+    ``initial_states`` (default: random dataset states, DAMO Sec. 7).
     """
 
     kind: ClassVar[str] = "actor_objective"

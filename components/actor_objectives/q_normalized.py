@@ -14,7 +14,7 @@ __all__ = ["QNormalizedConfig"]
 class QNormalizedConfig(ComponentConfig):
     """AMPL's actor loss -lambda' / Q_avg * mean min_k Q_k(s, pi(s)), Q_avg soft-updated.
 
-    AMPL (ampl.txt) Sec. 3.4, Eq. 17 (the L_g term is the actor aux loss
+    AMPL Sec. 3.4, Eq. 17 (the L_g term is the actor aux loss
     ``rollout_discriminator``); lambda' = 10 on every dataset. Q_avg follows Fujimoto & Gu
     (TD3+BC): the mean |Q| of the batch, here smoothed by a running average
     Q_avg <- (1 - tau) Q_avg + tau mean|Q| (initialized at the first batch).

@@ -1,4 +1,4 @@
-"""``adversarial_value``: RAMBO's adversarial model loss (romi.txt Eq. 2), score-function form."""
+"""``adversarial_value``: RAMBO's adversarial model loss (ROMI Eq. 2), score-function form."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``robust_value_aware``: ROMI's L_RVL (romi.txt Eq. 6), differentiable w.r.t. the model."""
+"""``robust_value_aware``: ROMI's L_RVL (ROMI Eq. 6), differentiable w.r.t. the model."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """VIPO's value-inconsistency aux loss on the model: V_d, V_m and the surrogate of Eq. 11.
 
-Derivation (vipo.txt Sec. 3). The model minimizes L_aug = L_ori + lambda * L_vic (Eq. 8) with
+Derivation (VIPO Sec. 3). The model minimizes L_aug = L_ori + lambda * L_vic (Eq. 8) with
 L_vic(theta) = E_s[(V_d(s) - V_m(s))^2] (Eq. 6). V_d is fitted on the data and does not depend
 on theta, so
 
@@ -38,7 +38,7 @@ differs from ``dynamics.log_prob`` by the target normalizer's log-Jacobian, a co
 theta, so the gradients agree (the reference test checks this against ``log_prob``).
 Why: the dynamics is evaluated in eval mode here (its mode is restored after), so these extra
 forwards never advance a spectral-norm power iteration, and draws use a private generator
-(seeded from ``ctx.extras["seed"]`` or ``torch.initial_seed()``; the nets are initialized
+(seeded from ``ctx.component_seed()``; the nets are initialized
 under a forked RNG): the global RNG and the model are untouched, so lambda = 0 gives exactly
 the MLE learner's update.
 Why: V_d and V_m are one 2-member :class:`EnsembleMLP` (one batched matmul for both) with one
@@ -103,7 +103,7 @@ class ValueInconsistency(AuxLoss):
         self.ctx = ctx
         self.gamma = float(config.gamma if config.gamma is not None else ctx.gamma)
         self.obs_dim = int(ctx.obs_dim)
-        seed = int(ctx.extras.get("seed", torch.initial_seed())) % (2**63)
+        seed = ctx.component_seed()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.values = EnsembleMLP(

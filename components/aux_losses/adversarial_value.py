@@ -20,7 +20,7 @@ __all__ = ["AdversarialValueConfig"]
 class AdversarialValueConfig(ComponentConfig):
     """RAMBO adversarial model loss: lambda * V^pi_T via a score-function surrogate.
 
-    RAMBO (romi.txt Sec. 2, Eq. 2; Rigter et al. 2022): the model minimizes
+    RAMBO (ROMI Sec. 2, Eq. 2; Rigter et al. 2022): the model minimizes
     lambda * V^pi_T - E_D[log T(s'|s, a)]. This component is the first term; the model
     learner adds the MLE term on data. From start states s (the learner's real batch), for
     ``horizon`` steps: a ~ pi(s), every ensemble member e samples (s'_e, r_e), and

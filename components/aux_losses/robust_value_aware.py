@@ -20,7 +20,7 @@ __all__ = ["RobustValueAwareConfig"]
 class RobustValueAwareConfig(ComponentConfig):
     """ROMI robust value-aware loss: (E_{s^~T_psi(s,a)} Vbar(s^) - min_i Vbar(s'_i))^2 (Eq. 6).
 
-    ROMI (romi.txt Sec. 4.1, Eq. 6, Prop. 4.1): for (s, a, s') ~ D, draw N states from the
+    ROMI (Sec. 4.1, Eq. 6, Prop. 4.1): for (s, a, s') ~ D, draw N states from the
     state uncertainty set U_xi(s') = {s^ : ||s^ - s'|| <= xi} and regress the model's expected
     next-state value onto the smallest of their values. Vbar(s) = E_{a~pi} min_k Qbar_k(s, a)
     from the agent's target critics and current policy (one action per state).

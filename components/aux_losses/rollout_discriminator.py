@@ -14,7 +14,7 @@ __all__ = ["RolloutDiscriminatorConfig"]
 class RolloutDiscriminatorConfig(ComponentConfig):
     """AMPL's JSD policy regularizer: a GAN discriminator D(s, a), data vs one-step model rollouts.
 
-    AMPL (ampl.txt) Sec. 3.2 Eq. 8 and Sec. 3.4 Eq. 14-16: true = dataset (s, a); fake =
+    AMPL Sec. 3.2 Eq. 8 and Sec. 3.4 Eq. 14-16: true = dataset (s, a); fake =
     [(s, a); (s', a')] with s from the training batch, a ~ pi(s), s' ~ P_hat(s, a), a' ~ pi(s').
     D_psi (its own Adam) maximizes Eq. 16 in ``update``; the actor gets
     L_g = mean_fake log(1 - D(s, a)) (Eq. 15), through a and a' only.

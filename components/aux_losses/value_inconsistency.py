@@ -20,7 +20,7 @@ __all__ = ["ValueInconsistencyConfig"]
 class ValueInconsistencyConfig(ComponentConfig):
     """VIPO value-inconsistency model loss: lambda * E[(V_d(s) - V_m(s))^2] via its score gradient.
 
-    VIPO (vipo.txt Sec. 3): owns V_d, the behavior policy's state value fitted on the data by
+    VIPO (Sec. 3): owns V_d, the behavior policy's state value fitted on the data by
     the MSBE of Eq. 9, and V_m, fitted on model-sampled (r, s') at the dataset's (s, a) by
     Eq. 10, each with an EMA target net. Its ``loss`` is a surrogate whose gradient w.r.t. the
     model parameters is the VIPO term of Eq. 11,

@@ -24,8 +24,6 @@ def mixed_min_max(q: Tensor, c: float) -> Tensor:
 class MixedMinMaxTarget(CriticTarget):
     """loss_critic = sum_k mean_b Huber(Q_k(s, a), y), y from Eq. 12 without gradient."""
 
-    needs_log_prob = False
-
     def __init__(self, config: MixedMinMaxConfig, ctx: BuildContext) -> None:
         super().__init__()
         self.config = config

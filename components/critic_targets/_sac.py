@@ -39,10 +39,6 @@ class SacCriticTarget(CriticTarget):
             raise ValueError("critic target: UpdateInputs.batch is required")
         return inputs.batch
 
-    def penalty(self, inputs: UpdateInputs) -> tuple[Tensor | None, dict[str, Tensor]]:
-        """Per-row amount [B] subtracted from the target (None: nothing) and diagnostics."""
-        return None, {}
-
     @torch.no_grad()
     def target(self, inputs: UpdateInputs) -> tuple[Tensor, dict[str, Tensor]]:
         """y [B] (no gradient) and the penalty diagnostics."""

@@ -19,7 +19,7 @@ __all__ = ["FdivDualCriticConfig", "Conjugate", "InitialStateSource"]
 Conjugate = Literal["ratio_domain", "convex_domain", "paper"]
 
 #: Where s0 ~ mu0 comes from in Eq. 2's (1 - gamma) E_mu0[Q(s0, pi)]:
-#: ``dataset_states``: uniformly random offline-dataset states (damo.txt Sec. 7, what DAMO does);
+#: ``dataset_states``: uniformly random offline-dataset states (DAMO Sec. 7, what DAMO does);
 #: ``episode_starts``: the dataset's episode-start states; ``batch``: the batch's own states.
 InitialStateSource = Literal["dataset_states", "episode_starts", "batch"]
 
@@ -27,7 +27,7 @@ InitialStateSource = Literal["dataset_states", "episode_starts", "batch"]
 class FdivDualCriticConfig(ComponentConfig):
     """DAMO's inner minimization: min_Q (1-gamma) E_mu0[Q(s0, pi)] + alpha E_rho[f*(Phi / alpha)].
 
-    DAMO (damo.txt) Sec. 5.1 Eq. 2 with Phi = r~ + gamma Q(s', a') - Q(s, a), a' ~ pi(s'),
+    DAMO Sec. 5.1 Eq. 2 with Phi = r~ + gamma Q(s', a') - Q(s, a), a' ~ pi(s'),
     where r~ = r - alpha log(h / (1 - h)) is already in the batch (reward shaper
     ``classifier_log_ratio``, Eq. 4); f is App. C.1's f(x) = (x-1)^3/3.
     The conjugate: App. C.1 prints f*(y) = (2/3)(y-1)^(3/2), which is NOT the conjugate of
@@ -45,7 +45,7 @@ class FdivDualCriticConfig(ComponentConfig):
     its true gradient keeps the initial-state term and the f* term balanced (the telescoping
     of DICE objectives); ``target`` uses min_k Qbar_k(s', a') without gradient instead.
     Why ``initial_states`` = dataset_states: the offline data does not mark initial states,
-    so DAMO samples s0 uniformly from the dataset's states (damo.txt Sec. 7, limitations);
+    so DAMO samples s0 uniformly from the dataset's states (DAMO Sec. 7, limitations);
     ``episode_starts`` (the dataset's episode starts) and ``batch`` stay options.
     """
 

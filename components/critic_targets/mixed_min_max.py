@@ -14,7 +14,7 @@ __all__ = ["MixedMinMaxConfig"]
 class MixedMinMaxConfig(ComponentConfig):
     """AMPL's conservative target y = r + gamma (c min_k Qbar_k + (1 - c) max_k Qbar_k), Huber loss.
 
-    AMPL (ampl.txt) Sec. 3.4, Eq. 12-13: a' ~ pi_phi'(s'), c = 0.75, every critic regressed
+    AMPL Sec. 3.4, Eq. 12-13: a' ~ pi_phi'(s'), c = 0.75, every critic regressed
     on the same y with the Huber loss. No entropy term (AMPL's policy is implicit).
     Why ``next_action: target_policy`` (default): Eq. 12 draws a' from the target policy
     pi_phi', a Polyak-averaged copy of the policy (soft-updated after every actor step with

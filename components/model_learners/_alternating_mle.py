@@ -7,7 +7,7 @@ from contextlib import nullcontext
 import torch
 from torch import Tensor
 
-from components.model_learners._bilevel_reweighted import PolicyPhaseLearner, sum_losses
+from components.model_learners._policy_phase import PolicyPhaseLearner, sum_losses
 from compose.kinds import UpdateInputs
 
 __all__ = ["AlternatingMLE"]

@@ -121,8 +121,8 @@ class MIWWeightedLearner(MLELearner):
 
     @property
     def updates_during_policy(self) -> bool:
-        """The model is retrained during the policy phase."""
-        return True
+        """Declared by the config (:meth:`MIWWeightedConfig.trains_in_policy_phase`)."""
+        return self.config.trains_in_policy_phase()
 
     def attach(self, dynamics: Dynamics) -> None:
         """Create the weighted-retraining optimizer (once; checkpointed as ``weighted_model``)."""

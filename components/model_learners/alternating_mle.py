@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from components.model_learners.bilevel_reweighted import PolicyPhaseLearnerConfig
+from components.model_learners.policy_phase import PolicyPhaseLearnerConfig
 
 if TYPE_CHECKING:
     from compose.kinds.context import BuildContext
@@ -20,7 +20,7 @@ __all__ = ["AlternatingMLEConfig"]
 class AlternatingMLEConfig(PolicyPhaseLearnerConfig):
     """Fixed-epoch MLE pretraining, then every ``every`` policy steps ``updates`` model steps.
 
-    RAMBO (romi.txt Eq. 2; Rigter et al. 2022, Algorithm 1) alternates agent and model
+    RAMBO (ROMI Eq. 2; Rigter et al. 2022, Algorithm 1) alternates agent and model
     training: each model step minimizes -E_D[log T(s'|s, a)] plus the model aux losses
     (``adversarial_value``: lambda * V^pi_T). ROMI's "w/o adaptive weighting" ablation
     (Sec. 5.2: "solely apply Equation 6 for model updates") is this learner with

@@ -14,7 +14,7 @@ __all__ = ["MIWWeightedConfig"]
 class MIWWeightedConfig(MLEConfig):
     """MLE pretraining, then every ``retrain_every`` policy steps: fit omega(s, a), retrain by omega-weighted MLE.
 
-    AMPL (ampl.txt) Sec. 3.1 Eq. 6, Sec. 3.3 Eq. 9-11, Algorithm 1. omega(s, a) =
+    AMPL Sec. 3.1 Eq. 6, Sec. 3.3 Eq. 9-11, Algorithm 1. omega(s, a) =
     d_pi(s, a) / d_D(s, a) is fitted by the fixed-point loss (l1(omega) - l2(omega'))^2 with
     l1 = E_D[omega(s, a) Q(s, a)] and l2 = gamma E_D[omega'(s, a) Q(s', a')] +
     (1 - gamma) E_mu0[Q(s0, a0)], a' ~ pi(s'), a0 ~ pi(s0), s0 from the dataset's episode
@@ -41,6 +41,10 @@ class MIWWeightedConfig(MLEConfig):
         "retrain_every", "weighted", "miw_steps", "miw_batch_size", "miw_lr", "miw_tau",
         "test_function", "model_steps", "model_lr", "weight_chunk",
     })
+
+    def trains_in_policy_phase(self) -> bool:
+        """True: the model is retrained every ``retrain_every`` policy steps."""
+        return True
 
     retrain_every: int = Field(100_000, gt=0, description="policy steps between retrains (Alg. 1)")
     weighted: bool = Field(True, description="weight the retraining MLE by omega (false: AMPL's NW ablation)")

@@ -29,7 +29,7 @@ class MLEConfig(ComponentConfig):
     ``shuffle`` (every member sees every row, in its own order) is kept as an option. The
     indices are gathered as [E, B] so all members train in one batched forward.
     Why ``aux_loss_scale: log_density`` (default): VIPO's L_aug = L_ori + lambda L_vic
-    (vipo.txt Eq. 7-8) takes L_ori = -E log P_theta(s', r | s, a), the log-density summed over
+    (VIPO Eq. 7-8) takes L_ori = -E log P_theta(s', r | s, a), the log-density summed over
     the output dims, while this learner's NLL term is MBPO's per-dimension mean (2 / D of it
     per member); the aux terms are multiplied by the same factor, so lambda of VIPO Table 5
     means the paper's lambda and the regularization keeps its MBPO weight (plain MLE is

@@ -22,8 +22,6 @@ class ImplicitPolicy(Policy):
     Works on any leading batch dims ([..., obs_dim]); the noise is drawn per row.
     """
 
-    has_log_prob = False
-
     def __init__(self, config: ImplicitPolicyConfig, ctx: BuildContext) -> None:
         super().__init__()
         self.config = config

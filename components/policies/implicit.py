@@ -14,7 +14,7 @@ __all__ = ["ImplicitPolicyConfig"]
 class ImplicitPolicyConfig(ComponentConfig):
     """AMPL's implicit policy a = pi(s, z), z ~ N(0, I): a deterministic net fed with noise.
 
-    AMPL (ampl.txt) Sec. 3.2: "given a noise distribution p_z(z), action a = pi_phi(s, z)
+    AMPL Sec. 3.2: "given a noise distribution p_z(z), action a = pi_phi(s, z)
     with z ~ p_z, where pi_phi is a deterministic network"; it has no tractable density, so
     ``has_log_prob`` is False and the recipe schema rejects objectives that need log pi.
     Actions are tanh-squashed into the env's action box.

@@ -18,6 +18,7 @@ from compose.kinds import (
     Dynamics,
     ModelTransitions,
     RewardShaper,
+    Shaped,
     UpdateInputs,
 )
 from compose.nn import MLP, make_adam
@@ -38,7 +39,7 @@ class ClassifierLogRatio(RewardShaper):
     has them (s and s' alike). ``log_ratio`` returns the prior-corrected, clipped logit.
     The generator draws the classifier's own batches (``batch_source: buffers``) so that the
     trainer's random stream is the one it would be without them; it is seeded from
-    ``ctx.extras["seed"]`` (else ``torch.initial_seed()``) and saved in the checkpoint state.
+    ``ctx.component_seed()`` (the run's seed) and saved in the checkpoint state.
     """
 
     def __init__(self, config: ClassifierLogRatioConfig, ctx: BuildContext) -> None:
@@ -58,7 +59,7 @@ class ClassifierLogRatio(RewardShaper):
         self.n_real = min(
             max(round(config.real_fraction * config.batch_size), 1), config.batch_size - 1
         )
-        seed = int(ctx.extras.get("seed", torch.initial_seed())) % (2**63)
+        seed = ctx.component_seed()
         self.generator = torch.Generator(device=ctx.device).manual_seed(
             (seed + _SEED_OFFSET) % (2**63)
         )
@@ -154,27 +155,30 @@ class ClassifierLogRatio(RewardShaper):
     @torch.no_grad()
     def _shaped(
         self, obs: Tensor, actions: Tensor, next_obs: Tensor, rewards: Tensor
-    ) -> tuple[Tensor, dict[str, Tensor]]:
+    ) -> Shaped:
         """r - alpha * clip(log(h / (1 - h)) - log((1 - d) / d)), and diagnostics."""
         lr_ = self.log_ratio(obs, actions, next_obs)
         penalty = self.config.alpha * lr_.reshape(rewards.shape).to(rewards.dtype)
         c = self.config.logit_clip
-        return rewards - penalty, {
-            "log_ratio_mean": lr_.mean(),
-            "penalty_mean": penalty.mean(),
-            "clip_frac": (lr_.abs() >= c).float().mean(),
-        }
+        return Shaped(
+            rewards - penalty,
+            {
+                "log_ratio_mean": lr_.mean(),
+                "penalty_mean": penalty.mean(),
+                "clip_frac": (lr_.abs() >= c).float().mean(),
+            },
+        )
 
     def shape(
         self, transitions: ModelTransitions, *, dynamics: Dynamics, agent: Agent | None
-    ) -> tuple[Tensor, dict[str, Tensor]]:
+    ) -> Shaped:
         """Eq. 4's reward for one rollout step (``shape_at: rollout``)."""
         t = transitions
         return self._shaped(t.obs, t.actions, t.next_obs, t.rewards)
 
     def shape_sampled(
         self, batch: Batch, *, dynamics: Dynamics | None, agent: Agent | None
-    ) -> tuple[Tensor, dict[str, Tensor]]:
+    ) -> Shaped:
         """Eq. 4's reward for the model rows of a policy batch, with the current h (sampling)."""
         return self._shaped(batch.obs, batch.actions, batch.next_obs, batch.rewards)
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
-from compose.kinds import Agent, BuildContext, Dynamics, ModelTransitions, RewardShaper
+from compose.kinds import Agent, BuildContext, Dynamics, ModelTransitions, RewardShaper, Shaped
 
 __all__ = ["NoShaping"]
 
@@ -19,7 +17,7 @@ class NoShaping(RewardShaper):
 
     def shape(
         self, transitions: ModelTransitions, *, dynamics: Dynamics, agent: Agent | None
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """(r [B], diagnostics)."""
+    ) -> Shaped:
+        """r [B] unchanged, diagnostics: reward mean, min and max."""
         r = transitions.rewards
-        return r, {"reward_mean": r.mean(), "reward_min": r.min(), "reward_max": r.max()}
+        return Shaped(r, {"reward_mean": r.mean(), "reward_min": r.min(), "reward_max": r.max()})

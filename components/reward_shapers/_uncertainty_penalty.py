@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from compose.kinds import (
     Agent,
     BuildContext,
     Dynamics,
     ModelTransitions,
     RewardShaper,
+    Shaped,
     Uncertainty,
 )
 
@@ -28,8 +27,8 @@ class UncertaintyPenalty(RewardShaper):
 
     def shape(
         self, transitions: ModelTransitions, *, dynamics: Dynamics, agent: Agent | None
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """(r - lambda u [B], diagnostics: penalty mean/max, uncertainty and reward means)."""
+    ) -> Shaped:
+        """r - lambda u [B], diagnostics: penalty mean/max, uncertainty and reward means."""
         u = self.uncertainty(
             transitions.obs,
             transitions.actions,
@@ -40,10 +39,13 @@ class UncertaintyPenalty(RewardShaper):
         penalty = self.penalty * u
         r = transitions.rewards
         shaped = r - penalty
-        return shaped, {
-            "penalty_mean": penalty.mean(),
-            "penalty_max": penalty.max(),
-            "uncertainty_mean": u.mean(),
-            "raw_reward_mean": r.mean(),
-            "shaped_reward_mean": shaped.mean(),
-        }
+        return Shaped(
+            shaped,
+            {
+                "penalty_mean": penalty.mean(),
+                "penalty_max": penalty.max(),
+                "uncertainty_mean": u.mean(),
+                "raw_reward_mean": r.mean(),
+                "shaped_reward_mean": shaped.mean(),
+            },
+        )

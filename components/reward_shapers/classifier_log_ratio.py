@@ -14,7 +14,7 @@ __all__ = ["ClassifierLogRatioConfig"]
 class ClassifierLogRatioConfig(ComponentConfig):
     """DAMO's data-alignment reward r~ = r - alpha log(rho_M / rho_T), the log-ratio from a classifier h(s, a, s').
 
-    DAMO (damo.txt) Sec. 5.2: h is trained to tell model transitions from offline ones
+    DAMO Sec. 5.2: h is trained to tell model transitions from offline ones
     (Eq. 3; here as the binary cross-entropy with label 1 = model, so h = P(model | s, a, s'))
     and log(rho_M / rho_T) = log(h / (1 - h)) (Eq. 4).
     Its batch (``batch_source``): App. C.3, "at each gradient step, we randomly sample data
@@ -22,7 +22,7 @@ class ClassifierLogRatioConfig(ComponentConfig):
     d = 0.5): ``buffers`` (default) draws ``batch_size`` rows per gradient step, a fraction d
     from the offline data and the rest from the model buffer, with the shaper's own
     generator (saved in its checkpoint state); ``policy_batch`` trains on the real and model
-    rows of the policy batch instead (5% real: 13 of 256 rows), the earlier reading.
+    rows of the policy batch instead (its real fraction is the policy batch's, not d).
     When it shapes (``shape_at``): Algorithm 1 lines 6-8 update h, compute the log-ratio of
     Eq. 4 with it, then update the critic, so ``sampling`` (default) shapes the model rows
     of each policy batch with the current h (the buffer keeps the raw model reward);

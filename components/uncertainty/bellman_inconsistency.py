@@ -39,7 +39,7 @@ class BellmanInconsistencyConfig(ComponentConfig):
         2240,
         gt=0,
         description="sample rows (members x samples x model rows) per policy/critic pass; "
-        "small chunks keep activations in cache (~20% faster on CPU), same backups",
+        "small chunks keep activations in cache (faster on CPU), same backups",
     )
 
     def build(self, ctx: Any) -> Any:

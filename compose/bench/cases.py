@@ -72,7 +72,7 @@ def case_dynamics(data: Any, s: Settings) -> CaseResult:
     torch.manual_seed(0)
     recipe = load_bench_recipe("mbpo", s.dataset_id, s.shapes, s.overrides)
     parts = make_parts(recipe, data, s.device)
-    step, reshuffle, per_epoch = dynamics_step(parts)
+    step, reshuffle, per_epoch = dynamics_step(parts, recipe.model_learner.batch_size)
     res = CaseResult()
     per_step = _timed(step, s)
     shuffle = time_repeats(lambda _i: reshuffle(), steps=1, repeats=s.repeats, warmup=1,
@@ -90,7 +90,7 @@ def case_dynamics(data: Any, s: Settings) -> CaseResult:
     try:
         recipe = load_bench_recipe("mopo", s.dataset_id, s.shapes, s.overrides)
         parts = make_parts(recipe, data, s.device)
-        sn_step, _, _ = dynamics_step(parts)
+        sn_step, _, _ = dynamics_step(parts, recipe.model_learner.batch_size)
         res.samples["dynamics_sn_1000"] = _timed(sn_step, s).scaled(1000.0)
     except Exception as exc:  # a failing variant must not sink the other figures
         res.info["spectral_norm_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
@@ -125,7 +125,7 @@ def _policy_case(name: str, prefix: str, data: Any, s: Settings, penalty_key: st
             res.samples[penalty_key] = pen.scaled(1000.0)
             if s.flops:
                 res.flops[penalty_key] = count_flops(lambda: penalty(0))
-            res.info["samples"] = int(getattr(target.uncertainty, "samples", 0))
+            res.info["samples"] = int(getattr(recipe.critic_target.uncertainty, "samples", 0))
     return res
 
 

@@ -5,9 +5,10 @@ loaded by :func:`compose.recipe.load_recipe`, built by :func:`compose.train.buil
 stepped by :class:`compose.train.step.UpdateStep` on batches sampled from
 :class:`compose.train.buffers.TransitionBuffer` as the trainer does, and rolled out by
 :func:`compose.train.rollout.branched_rollout`.
-The dynamics step is the ``mle`` learner's own :class:`~components.model_learners._mle.MLEStep`
-(what ``pretrain`` runs per gradient step) on per-member shuffled [E, B] rows, without the
-holdout evaluation.
+The dynamics step is the model learner's own gradient step (``ModelLearner.trainer``, what
+the ``mle`` learner's ``pretrain`` runs per step) on per-member shuffled [E, B] rows, without
+the holdout evaluation. The bench uses the kinds' contracts only (compose.kinds), and the
+recipe's fields for sizes.
 """
 
 from __future__ import annotations
@@ -115,8 +116,11 @@ def make_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
     return parts
 
 
-def dynamics_step(parts: Parts, holdout: int = 1000) -> tuple[Callable[[int], None], Callable[[], None], int]:
-    """(step(i), reshuffle(), steps per epoch) for the dynamics' MLE training.
+def dynamics_step(
+    parts: Parts, batch: int, holdout: int = 1000
+) -> tuple[Callable[[int], None], Callable[[], None], int]:
+    """(step(i), reshuffle(), steps per epoch) for the dynamics' MLE training (``batch`` rows
+    per member and step: the recipe's ``model_learner.batch_size``).
 
     ``step`` takes the i-th [E, B] block of a per-member permutation of the training rows
     (reshuffled when an epoch is used up); ``reshuffle`` draws a new permutation (the
@@ -126,7 +130,7 @@ def dynamics_step(parts: Parts, holdout: int = 1000) -> tuple[Callable[[int], No
     n_train = len(data) - holdout
     columns = (data.obs[:n_train], data.actions[:n_train], data.next_obs[:n_train],
                data.rewards.reshape(-1)[:n_train], data.terminals.reshape(-1).float()[:n_train])
-    members, batch = dyn.members, int(learner.config.batch_size)
+    members = dyn.members
     trainer = learner.trainer(dyn, columns)  # the learner's own step (no aux losses in mbpo/mopo)
     per_epoch = -(-n_train // batch)
     state: dict[str, Tensor] = {}

@@ -42,8 +42,9 @@ def _cpu_ms(step: Callable[[int], Any], steps: int, repeats: int, warmup: int) -
     return out
 
 
-def vipo_model_step(parts: Any) -> Callable[[int], None]:
-    """One ``mle`` gradient step with its aux losses (value_inconsistency), as in pretrain."""
+def vipo_model_step(parts: Any, batch: int) -> Callable[[int], None]:
+    """One ``mle`` gradient step with its aux losses (value_inconsistency), as in pretrain;
+    ``batch``: the recipe's ``model_learner.batch_size``."""
     import torch
 
     learner, dyn, data = parts.model_learner, parts.dynamics, parts.data
@@ -51,7 +52,6 @@ def vipo_model_step(parts: Any) -> Callable[[int], None]:
     n_train = len(data) - holdout
     cols = (data.obs[:n_train], data.actions[:n_train], data.next_obs[:n_train],
             data.rewards.reshape(-1)[:n_train], data.terminals.reshape(-1).float()[:n_train])
-    batch = int(learner.config.batch_size)
     trainer = learner.trainer(dyn, cols)
     order = torch.rand(dyn.members, n_train, device=cols[0].device).argsort(dim=1)
     per_epoch = n_train // batch
@@ -107,8 +107,9 @@ def main(argv: list[str] | None = None) -> None:
     for letter in args.only.split(","):
         torch.manual_seed(0)
         if letter == "a":
-            parts = make_parts(load_bench_recipe("mbpo", dataset_id, shapes, extra), data, device)
-            step, _, _ = dynamics_step(parts)
+            recipe = load_bench_recipe("mbpo", dataset_id, shapes, extra)
+            parts = make_parts(recipe, data, device)
+            step, _, _ = dynamics_step(parts, recipe.model_learner.batch_size)
             report("a_dynamics", _cpu_ms(step, args.steps, args.repeats, args.warmup))
         elif letter in ("b", "d"):
             name = "mopo" if letter == "b" else "mobile"
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         elif letter == "e":
             recipe = load_bench_recipe("vipo_mobile", dataset_id, shapes, extra)
             parts = make_parts(recipe, data, device)
-            step = vipo_model_step(parts)
+            step = vipo_model_step(parts, recipe.model_learner.batch_size)
             report("e_vipo_model", _cpu_ms(step, max(args.steps // 2, 10), args.repeats,
                                            args.warmup))
         else:

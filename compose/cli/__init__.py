@@ -1,8 +1,9 @@
 """The ``compose`` command line.
 
-``compose validate|show|components|plugins`` live here; ``compose data`` (compose/cli/data.py)
-and ``compose run`` (compose/cli/run.py) are mounted lazily, so the CLI works (and answers
-clearly) before they exist. Exit status: 0 ok, 1 failure, 2 bad recipe or arguments,
+``compose validate|show|components|plugins`` live here; the other commands (``LAZY``: data,
+run, bench, sweep, compare, ...) are imported only when called, so ``compose validate`` does
+not import torch, and a command whose module fails to import is named as broken while the
+others keep working. Exit status: 0 ok, 1 failure, 2 bad recipe or arguments,
 70 internal error (with ``--debug`` for the traceback).
 """
 
@@ -33,20 +34,6 @@ LAZY: dict[str, tuple[str, str]] = {
 }
 
 _ISSUES = "https://github.com/compose-rl/compose/issues"
-
-
-def _not_yet(name: str) -> click.Command:
-    @click.command(
-        name=name,
-        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-        add_help_option=True,
-    )
-    def placeholder() -> None:
-        """Not yet implemented in this version."""
-        click.echo(f"compose {name}: not yet implemented in this version", err=True)
-        raise SystemExit(1)
-
-    return placeholder
 
 
 def _broken(name: str, exc: BaseException) -> click.Command:
@@ -83,10 +70,6 @@ class _LazyGroup(click.Group):
         module_name, attr = LAZY[name]
         try:
             module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return _not_yet(name) if name == "run" else None
-            return _broken(name, exc)
         except Exception as exc:
             return _broken(name, exc)
         command = getattr(module, attr, None)

@@ -9,8 +9,8 @@ re-collects each training segment with the snapshot that opened it (uniform acti
 warm-up), in the segment's original proportion. Its provenance says so.
 Data is collected with stochastic actions in N_ENVS seeded envs stepped in lockstep, with one
 batched numpy policy call per step (no torch in the loop); same seed, same data.
-Why numpy: torch at batch 8 with its default intra-op threads on a busy 2-core machine spent
-~85% of the CPU time of ``compose data make hopper medium`` in one ``baddbmm`` per layer.
+Why numpy: at a batch of a few envs a torch call is mostly dispatch and intra-op threading
+overhead, which dominated ``compose data make`` (figures in compose/bench/PROFILE.md).
 """
 
 from __future__ import annotations

@@ -87,9 +87,9 @@ def _cache_path(data_file: Path) -> Path:
 def read_minari(dataset_id: str, cache: bool = True) -> TransitionArrays:
     """Flat transitions of a local Minari dataset (Box observation/action spaces only).
 
-    Why the cache: HDF5 reads cost ~1 ms per episode array, so a 2M-transition dataset takes
-    tens of seconds the first time; the flat arrays are then saved as one uncompressed .npz
-    (invalidated when the data file changes) and later loads take about a second.
+    Why the cache: HDF5 reads are paid per episode array, so a dataset of many episodes is
+    slow to read the first time; the flat arrays are then saved as one uncompressed .npz
+    (invalidated when the data file changes), which later loads read in one go.
     """
     path = dataset_dir(dataset_id) / "data" / "main_data.hdf5"
     if not path.is_file():

@@ -7,7 +7,7 @@ with w_fwd = 1, healthy_reward = 1 (Hopper, Walker2d; HalfCheetah has none) and 
 (Hopper, Walker2d) or 0.1 (HalfCheetah). is_healthy is the negation of the env's termination
 rule (:mod:`compose.envs.termination`), evaluated at s' as the env does after its step.
 Why known rewards: ROMI assumes the reward function is known and predicts the next state
-only (romi.txt App. D.2, "as in Sun et al., 2023"); ``dynamics.learn_reward: false`` reads
+only (ROMI App. D.2, "as in Sun et al., 2023"); ``dynamics.learn_reward: false`` reads
 these functions through ``BuildContext.reward``.
 
 Why not exact: v5 observations exclude the x position, so the forward term

@@ -15,7 +15,7 @@ from compose.kinds.critic_target import CriticTarget
 from compose.kinds.dynamics import Dynamics
 from compose.kinds.model_learner import MetricsSink, ModelLearner
 from compose.kinds.policy import Policy, PolicySample
-from compose.kinds.reward_shaper import RewardShaper, ShapeAt
+from compose.kinds.reward_shaper import RewardShaper, ShapeAt, Shaped
 from compose.kinds.types import Batch, ModelTransitions, Prediction, Terms
 from compose.kinds.uncertainty import Uncertainty
 
@@ -38,6 +38,7 @@ __all__ = [
     "QEnsemble",
     "RewardShaper",
     "ShapeAt",
+    "Shaped",
     "Terms",
     "TransitionSource",
     "Uncertainty",

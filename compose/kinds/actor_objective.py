@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import ClassVar
 
 import torch
 
@@ -20,8 +19,6 @@ class ActorObjective(Component):
     ``fdiv_dual`` (alpha fixed). ``loss`` returns ``loss_actor`` (and e.g. ``loss_alpha``,
     whose gradient reaches only the temperature, stepped as an attached optimizer).
     """
-
-    needs_log_prob: ClassVar[bool] = True
 
     @abstractmethod
     def loss(self, inputs: UpdateInputs) -> dict[str, torch.Tensor]:

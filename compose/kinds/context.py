@@ -8,7 +8,7 @@ by hand.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from compose.kinds.agent import Agent
     from compose.kinds.dynamics import Dynamics
+    from compose.kinds.policy import Policy
     from compose.kinds.types import Batch
 
 __all__ = ["Buffers", "BuildContext", "TransitionSource", "UpdateInputs"]
@@ -52,7 +53,9 @@ class BuildContext:
     (obs, act, next_obs) -> bool done; ``reward`` maps (obs, act, next_obs) -> r [...] for
     envs with a known reward (:mod:`compose.envs.rewards`; None otherwise), read by a
     dynamics model that does not learn the reward; ``dynamics``, ``policy`` and ``agent``
-    are set once built, for components that depend on them.
+    are set once built, for components that depend on them. ``seed`` is the run's seed, for
+    a component that seeds generators of its own (:meth:`component_seed`); None (a context
+    made by hand): torch's initial seed.
     """
 
     obs_dim: int
@@ -64,9 +67,17 @@ class BuildContext:
     data: Any = None
     termination: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
     reward: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    seed: int | None = None
     dynamics: Dynamics | None = None
+    policy: Policy | None = None
     agent: Agent | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+
+    def component_seed(self) -> int:
+        """The seed a component derives its own generators from: ``seed``, else torch's
+        initial seed (equal to the run's seed once the run seeded torch), in [0, 2**63)."""
+        import torch
+
+        return int(self.seed if self.seed is not None else torch.initial_seed()) % (2**63)
 
     def build(self, config: Any) -> Any:
         """Build a component config with this context, checked against its kind's contract
@@ -84,7 +95,7 @@ class UpdateInputs:
     ``real`` is a batch of dataset transitions; ``model`` a batch from the model buffer (or
     None in the model phase); ``batch`` is the mixed batch the critic and actor train on.
     ``buffers`` are the stores those rows were drawn from, for a component that trains on
-    a batch of its own (DAMO's classifier, damo.txt App. C.3); None outside the policy phase.
+    a batch of its own (DAMO's classifier, DAMO App. C.3); None outside the policy phase.
     """
 
     step: int

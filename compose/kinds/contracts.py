@@ -62,18 +62,25 @@ def _rows(obj: Any) -> int | None:
     return int(obs.shape[0]) if _tensor(obs) and obs.dim() > 0 else None
 
 
-def _rewards_and_info(result: Any, args: tuple[Any, ...], _kw: dict[str, Any]) -> str | None:
-    expected = "(shaped rewards [B], diagnostics dict)"
-    if not (isinstance(result, tuple) and len(result) == 2):
-        return f"returned {_what(result)}; it must return {expected}"
-    rewards, info = result
-    rows = _rows(args[0]) if args else None
-    if not _tensor(rewards) or (rows is not None and tuple(rewards.shape) != (rows,)):
+def _shaped(result: Any, args: tuple[Any, ...], _kw: dict[str, Any]) -> str | None:
+    from compose.kinds.reward_shaper import Shaped
+
+    if not isinstance(result, Shaped):
         return (
-            f"returned rewards as {_shape(rewards)}; they must be a tensor of shape [{rows or 'B'}]"
+            f"returned {_what(result)}; it must return Shaped(rewards [B], diagnostics dict, "
+            "terminate=None) (compose.kinds.Shaped)"
         )
-    if not isinstance(info, dict):
-        return f"returned diagnostics as {_what(info)}; they must be a dict of tensors"
+    rows = _rows(args[0]) if args else None
+    want = f"a tensor of shape [{rows or 'B'}]"
+    rewards, terminate = result.rewards, result.terminate
+    if not _tensor(rewards) or (rows is not None and tuple(rewards.shape) != (rows,)):
+        return f"returned rewards as {_shape(rewards)}; they must be {want}"
+    if not isinstance(result.diagnostics, dict):
+        return f"returned diagnostics as {_what(result.diagnostics)}; they must be a dict of tensors"
+    if terminate is not None and (
+        not _tensor(terminate) or tuple(terminate.shape) != tuple(rewards.shape)
+    ):
+        return f"returned terminate as {_shape(terminate)}; it must be None or {want} (bool)"
     return None
 
 
@@ -149,7 +156,7 @@ Check = Callable[[Any, tuple[Any, ...], dict[str, Any]], "str | None"]
 
 #: kind -> {method: check of its return value on the first call}.
 RETURNS: dict[str, dict[str, Check]] = {
-    "reward_shaper": {"shape": _rewards_and_info, "shape_sampled": _rewards_and_info},
+    "reward_shaper": {"shape": _shaped, "shape_sampled": _shaped},
     "uncertainty": {"forward": _per_row},
     "critic_target": {"loss": _loss_terms},
     "actor_objective": {"loss": _loss_terms},

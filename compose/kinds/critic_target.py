@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import ClassVar
 
 import torch
 
@@ -24,9 +23,16 @@ class CriticTarget(Component):
     step with ``train.tau``).
     """
 
-    needs_log_prob: ClassVar[bool] = True
     uses_target_policy: bool = False
 
     @abstractmethod
     def loss(self, inputs: UpdateInputs) -> dict[str, torch.Tensor]:
         """Critic loss terms for ``inputs.batch`` using ``inputs.agent``."""
+
+    def penalty(self, inputs: UpdateInputs) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """The per-row amount [B] this target subtracts from its backup (MOBILE's beta u(s, a)
+        on model rows; None: nothing) and its diagnostics. Default: none.
+
+        Part of the contract so that ``compose bench`` can time a penalty on its own.
+        """
+        return None, {}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar
 
 import torch
 
@@ -24,13 +23,12 @@ class PolicySample:
 class Policy(Component):
     """pi(a | s). Used by: every algorithm (SAC's tanh-Gaussian; AMPL's implicit a = pi(s, z)).
 
-    ``has_log_prob`` is False for policies without a tractable density (implicit); actor
-    objectives and critic targets that need log pi check it when the recipe is built.
-    Policies with a density should also implement :meth:`log_prob` (the log-likelihood of
-    given actions, used by behavior-cloning pretraining, ``policy_pretrain``).
+    A policy without a tractable density (implicit) says so on its config
+    (``has_log_prob = False``, :class:`compose.registry.ComponentConfig`); the recipe schema
+    refuses objectives that need log pi with it. Policies with a density should also
+    implement :meth:`log_prob` (the log-likelihood of given actions, used by
+    behavior-cloning pretraining, ``policy_pretrain``).
     """
-
-    has_log_prob: ClassVar[bool] = True
 
     @abstractmethod
     def forward(self, obs: torch.Tensor, deterministic: bool = False) -> PolicySample:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from dataclasses import dataclass, field
 from typing import Literal
 
 import torch
@@ -12,10 +13,23 @@ from compose.kinds.base import Component
 from compose.kinds.dynamics import Dynamics
 from compose.kinds.types import Batch, ModelTransitions
 
-__all__ = ["RewardShaper", "ShapeAt", "TERMINATE"]
+__all__ = ["RewardShaper", "ShapeAt", "Shaped"]
 
-#: Reserved diagnostic key: bool [B] rows a shaper ends (they are stored as terminal).
-TERMINATE = "terminate"
+
+@dataclass
+class Shaped:
+    """What a reward shaper returns for B model transitions.
+
+    ``rewards`` [B]: the shaped r~. ``diagnostics``: tensors averaged per transition into the
+    logs (``reward_shaper/<key>``). ``terminate`` (bool [B], or None): rows the shaper ends
+    (MOReL's HALT state): the rollout stores them as terminal, does not continue from them,
+    and logs their fraction as ``reward_shaper/terminate``. Only rollout-time shaping can end
+    rows; ``shape_sampled`` leaves it None (its rows are already in the buffer).
+    """
+
+    rewards: torch.Tensor
+    diagnostics: dict[str, torch.Tensor] = field(default_factory=dict)
+    terminate: torch.Tensor | None = None
 
 #: When a shaper's r~ is computed: ``rollout``, once, as rollouts enter the model buffer
 #: (:meth:`RewardShaper.shape`); ``sampling``, on the model rows of every policy batch
@@ -31,7 +45,7 @@ class RewardShaper(Component):
     Why rollout time (the default): the ensemble's outputs for all members are at hand then,
     so a penalty of the dynamics (MOPO's) costs no second forward pass and is exact: it does
     not change after the rollout. Why sampling time: a shaper with state trained during the
-    policy phase (DAMO's classifier, damo.txt Algorithm 1 lines 6-8: update h, then compute
+    policy phase (DAMO's classifier, DAMO Algorithm 1 lines 6-8: update h, then compute
     log(rho_M / rho_T) with it, then update the critic) must shape each batch with its
     current state; a reward frozen into the buffer would carry the classifier of the round
     that wrote it. The model buffer then holds the raw model rewards, and the trainer
@@ -42,9 +56,9 @@ class RewardShaper(Component):
     sets it per instance from its config). A sampling-time shaper implements
     :meth:`shape_sampled`, which sees only the stored rows (no ensemble prediction).
 
-    A shaper may end rows at rollout time: a diagnostic under the reserved key
-    :data:`TERMINATE` (bool [B]) marks rows that become terminal (MOReL's HALT state); the
-    rollout stores them as done and does not continue from them.
+    A shaper may end rows at rollout time: :attr:`Shaped.terminate` (bool [B]) marks rows
+    that become terminal (MOReL's HALT state); the rollout stores them as done and does not
+    continue from them.
     """
 
     shape_at: ShapeAt = "rollout"
@@ -52,13 +66,13 @@ class RewardShaper(Component):
     @abstractmethod
     def shape(
         self, transitions: ModelTransitions, *, dynamics: Dynamics, agent: Agent | None
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """(shaped rewards [B], diagnostics) for one rollout step."""
+    ) -> Shaped:
+        """Shaped rewards [B], diagnostics (and rows to end) for one rollout step."""
 
     def shape_sampled(
         self, batch: Batch, *, dynamics: Dynamics | None, agent: Agent | None
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """(shaped rewards [B], diagnostics) for model rows drawn from the buffer (raw rewards).
+    ) -> Shaped:
+        """Shaped rewards [B] and diagnostics for model rows drawn from the buffer (raw rewards).
 
         Only sampling-time shapers implement it; :meth:`check_shape_at` says so at build.
         """

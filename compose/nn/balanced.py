@@ -1,11 +1,10 @@
 """Per-member matmuls of an ensemble, balanced over CPU threads when the threads do not divide E.
 
-Measured (PROFILE.md, 2026-12-02): MKL's batched GEMM behind ``torch.bmm``/``baddbmm`` on CPU
-splits the *members* over the threads; 7 members on 2 threads run as 4 + 3, so a bmm over 7
-members takes as long as one over 8 (830 us vs 1414 us at 1 thread for [7, 256, 200] x
-[7, 200, 200]: 85% of the 2-thread ideal). Here the first E - E % T members go to one batched
-call (E // T each per thread) and the E % T left over run one at a time as 2-D GEMMs, which
-MKL splits inside: about 10% off each large matmul of the 7-member dynamics at 2 threads.
+Why: MKL's batched GEMM behind ``torch.bmm``/``baddbmm`` on CPU splits the *members* over the
+threads; 7 members on 2 threads run as 4 + 3, so a bmm over 7 members takes as long as one
+over 8 (figures in compose/bench/PROFILE.md). Here the first E - E % T members go to one
+batched call (E // T each per thread) and the E % T left over run one at a time as 2-D GEMMs,
+which MKL splits inside.
 Same products, summed in the same order per output element (fp-rounding apart).
 Used only where it can pay: CPU, plain tensors (not under vmap/grad transforms or while
 torch.compile traces), T >= 2, E > T, E % T != 0, and at least ``MIN_MACS`` multiply-adds per

@@ -92,7 +92,7 @@ class RolloutSection(Section):
 class PolicyPretrainSection(Section):
     """Behavior cloning of the policy between the model and the policy phase (0 steps: off).
 
-    ROMI (romi.txt App. D, Algorithm 1 lines 8-12) and RAMBO: "(optionally) pre-train the
+    ROMI (App. D, Algorithm 1 lines 8-12) and RAMBO: "(optionally) pre-train the
     policy" by L_BC = -E_(s,a)~D log pi(a|s). ``loss: auto`` maximizes the log-likelihood of
     dataset actions for policies with a density (``has_log_prob``) and otherwise regresses a
     sampled action onto the dataset action (mean squared error), e.g. AMPL's implicit policy.
@@ -213,7 +213,7 @@ class Recipe(Section):
     @model_validator(mode="after")
     def _policy_density(self) -> Recipe:
         """Objectives that need log pi cannot train a policy without a density."""
-        if getattr(type(self.policy), "has_log_prob", True):
+        if type(self.policy).has_log_prob:
             return self
         if self.policy_pretrain.loss == "nll" and self.policy_pretrain.steps > 0:
             raise PydanticCustomError(
@@ -224,7 +224,7 @@ class Recipe(Section):
             )
         for slot in ("critic_target", "actor_objective"):
             component: ComponentConfig = getattr(self, slot)
-            if getattr(type(component), "needs_log_prob", False):
+            if type(component).needs_log_prob:
                 raise PydanticCustomError(
                     "incompatible_components",
                     "{slot} '{name}' needs log pi, but policy '{policy}' has no density; "

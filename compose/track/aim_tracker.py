@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["AimTracker", "ensure_repo", "git_commit"]
+__all__ = ["AimTracker", "ensure_repo", "git_commit", "index_run"]
 
 
 def ensure_repo(path: str | Path) -> str:
@@ -44,6 +44,29 @@ def ensure_repo(path: str | Path) -> str:
         if not aim.Repo.exists(str(root)):
             aim.Repo.from_path(str(root), init=True)
     return str(root)
+
+
+def index_run(repo: Any, run_hash: str, tries: int = 20, wait_s: float = 0.1) -> bool:
+    """Write the run's metadata (end time included) into the index of the local ``repo``.
+
+    What ``aim up``'s indexer does when it sees a run change. The index is one RocksDB that
+    one process at a time may write: while another (a running ``aim up``, another run
+    closing) holds it, try again for up to ``tries * wait_s`` seconds. False if it stayed
+    busy: then that process is ``aim up``, which indexes the run itself.
+    """
+    import time
+
+    import aimrocks.errors
+    from aim.sdk.index_manager import RepoIndexManager
+
+    manager = RepoIndexManager.get_index_manager(repo)
+    for _ in range(tries):
+        try:
+            manager.index(run_hash)
+            return True
+        except aimrocks.errors.RocksIOError:  # the index is open for writing elsewhere
+            time.sleep(wait_s)
+    return False
 
 
 class AimTracker:
@@ -89,8 +112,16 @@ class AimTracker:
                 self._run.track(value, name=name, step=step, context=dict(context or {}))
 
     def close(self) -> None:
-        """Finalize the run."""
+        """Finalize the run and index it, so that Aim's SDK reads it as ended.
+
+        Why: Aim's ``Run.close()`` writes the run's end time into the run's own files only;
+        ``aim.Repo(...).get_run`` and ``query_runs`` read the repo's index, where a run shows
+        as it was last indexed (missing, or still active) until ``aim up`` re-indexes it.
+        """
+        repo, run_hash = self._run.repo, self._run.hash
         self._run.close()
+        if not repo.is_remote_repo:  # an Aim server indexes its runs itself
+            index_run(repo, run_hash)
 
 
 def git_commit(path: Path | None = None) -> str | None:

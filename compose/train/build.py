@@ -113,12 +113,13 @@ def build_parts(recipe: Any, data: Any, device: torch.device) -> Parts:
         data=data,
         termination=_termination(info.env_id),
         reward=_reward(info.env_id),
+        seed=int(recipe.seed),
     )
     dynamics = ctx.build(recipe.dynamics).to(device)
     ctx.dynamics = dynamics
     model_learner = ctx.build(recipe.model_learner).to(device)
     policy = ctx.build(recipe.policy).to(device)
-    ctx.extras["policy"] = policy
+    ctx.policy = policy
     critic = QEnsemble(
         ctx.obs_dim, ctx.act_dim, recipe.critic.hidden, recipe.critic.num_critics
     ).to(device)

@@ -69,6 +69,13 @@ class Trainer:
             "name": self.recipe.name, "run_dir": str(self.run_dir), "warnings": [],
         }
         self.rollout_rounds = 0
+        # Metrics since the last log line. Components on their own schedule (a model learner
+        # firing every 1000 steps, AMPL's retrains) return metrics only on the steps they run;
+        # keeping them until the next log step gets them logged, not overwritten. With the last
+        # rollout round's metrics (logged at every log step until the next round) they are
+        # saved in the checkpoint: a resumed run logs the same points as an uninterrupted one.
+        self.unlogged: dict[str, torch.Tensor] = {}
+        self.rollout_metrics: dict[str, torch.Tensor] = {}
 
     # -- set-up ---------------------------------------------------------------------------
     def setup(self) -> None:
@@ -109,6 +116,8 @@ class Trainer:
             self.step, self.wall_before = saved.step, saved.wall_time_s
             self.eval_history, self.model_metrics = saved.eval_history, saved.model_metrics
             self.pretrain_metrics = saved.pretrain_metrics
+            self.unlogged, self.rollout_metrics = saved.unlogged, saved.rollout_metrics
+            self.rollout_rounds = saved.rollout_rounds
             self.profile = self.profile or saved.profile
             self.console.print(f"resumed from {path} at step {self.step}")
         from compose.track import make_tracker
@@ -136,6 +145,9 @@ class Trainer:
             model_metrics=self.model_metrics,
             pretrain_metrics=self.pretrain_metrics,
             profile=self.profile,
+            unlogged=self.unlogged,
+            rollout_metrics=self.rollout_metrics,
+            rollout_rounds=self.rollout_rounds,
         )
         keep = self.recipe.checkpoint.keep_buffer
         return run_state(self.parts, self.meta, progress, self.model_buffer if keep else None)
@@ -443,25 +455,28 @@ def _compiled(fn: Any, console: Console) -> Any:
 
 
 class OneSeed:
-    """The schedule's update for one seed: :class:`Trainer`'s parts, buffers and step."""
+    """The schedule's update for one seed: :class:`Trainer`'s parts, buffers and step.
+
+    The metrics not yet logged and the latest rollout's live on the trainer (its checkpoint
+    keeps them, so a resumed run logs what the interrupted one had not).
+    """
 
     def __init__(self, trainer: Trainer) -> None:
         self.t = trainer
         self.label = trainer.recipe.name
         self.stop_note = "saving a checkpoint after this step (again to abort)"
-        self.rollout_metrics: dict[str, torch.Tensor] = {}
 
     def rollout(self, step: int) -> None:
-        self.rollout_metrics = self.t.rollout()
-        self.t.watch.observe(step, self.rollout_metrics)
+        self.t.rollout_metrics = self.t.rollout()
+        self.t.watch.observe(step, self.t.rollout_metrics)
 
-    def update(self, step: int, n_real: int, n_model: int) -> dict[str, torch.Tensor]:
+    def update(self, step: int, n_real: int, n_model: int) -> None:
         t = self.t
         real = t.real.sample(n_real)
         model = t.model_buffer.sample(n_model) if n_model > 0 else None
         latest = t.step_fn(update_inputs(t.parts, step, real, model, t.buffers))
         t.watch.observe(step, latest)
-        return latest
+        t.unlogged.update(latest)
 
     def at(self, step: int) -> None:
         self.t.step = step
@@ -469,8 +484,9 @@ class OneSeed:
     def check(self) -> None:
         self.t.watch.check(self.t.last_checkpoint)
 
-    def log(self, metrics: dict[str, torch.Tensor], rate: float, step: int) -> None:
-        self.t.log_metrics(metrics, self.rollout_metrics, rate, step)
+    def log(self, rate: float, step: int) -> None:
+        self.t.log_metrics(self.t.unlogged, self.t.rollout_metrics, rate, step)
+        self.t.unlogged = {}
 
     def evaluate(self, step: int, episodes: int, progress: Callable[[int, int], None]) -> str:
         ev = self.t.evaluate(episodes, progress)

@@ -34,7 +34,7 @@ def policy_phase_fields(learner_config: Any) -> frozenset[str]:
     ``pretrain`` do not depend on it; a learner whose state shape changes with such a field
     still works, since an unloadable cache entry is refit.
     """
-    return frozenset(getattr(type(learner_config), "policy_phase_fields", ()))
+    return frozenset(type(learner_config).policy_phase_fields)
 
 
 def model_cache_key(recipe: Any, fingerprint: str) -> str:

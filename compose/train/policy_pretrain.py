@@ -1,6 +1,6 @@
 """Behavior-cloning pretraining of the policy (the recipe's ``policy_pretrain`` section).
 
-Reference: romi.txt App. D, Algorithm 1 lines 8-12 (ROMI, and RAMBO whose Algorithm 1 ROMI
+Reference: ROMI App. D, Algorithm 1 lines 8-12 (ROMI, and RAMBO whose Algorithm 1 ROMI
 follows): after the model is pretrained and before policy learning, minimize
 L_BC = -E_(s,a)~D [log pi(a|s)] by gradient descent. Nothing here names an algorithm: a
 recipe turns it on with ``policy_pretrain.steps > 0``.
@@ -29,7 +29,7 @@ __all__ = ["bc_loss", "pretrain_policy", "resolved_loss"]
 
 def resolved_loss(policy: Policy, loss: str) -> str:
     """``nll`` or ``mse``: what ``loss`` (auto / nll / mse) means for this policy."""
-    can_nll = bool(getattr(policy, "has_log_prob", True)) and policy.implements_log_prob()
+    can_nll = policy.implements_log_prob()
     if loss == "auto":
         return "nll" if can_nll else "mse"
     if loss == "nll" and not can_nll:

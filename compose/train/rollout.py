@@ -18,7 +18,6 @@ import torch
 from torch import Tensor
 
 from compose.kinds import Agent, Dynamics, Policy, RewardShaper
-from compose.kinds.reward_shaper import TERMINATE
 from compose.train.buffers import TransitionBuffer
 
 __all__ = ["SHAPING_CHECK_ROUND", "RolloutStats", "branched_rollout", "dominant_shaping"]
@@ -91,13 +90,17 @@ def branched_rollout(
             else:
                 act = policy(obs).actions
             step = dynamics.sample(obs, act)
+            ended: Tensor | None = None
             if at_rollout:
-                rewards, diagnostics = reward_shaper.shape(step, dynamics=dynamics, agent=agent)
+                shaped = reward_shaper.shape(step, dynamics=dynamics, agent=agent)
+                rewards, diagnostics, ended = shaped.rewards, shaped.diagnostics, shaped.terminate
             else:  # shaped when sampled (compose.train.step.shape_sampled_rows): store r
                 rewards, diagnostics = step.rewards, {}
             done = step.terminals.reshape(-1).bool()
-            if TERMINATE in diagnostics:
-                done = done | diagnostics[TERMINATE].reshape(-1).bool()
+            if ended is not None:  # rows the shaper ends (Shaped.terminate), logged as a rate
+                ended = ended.reshape(-1).bool()
+                done = done | ended
+                diagnostics = {**diagnostics, "terminate": ended}
             buffer.add(obs, act, rewards.reshape(-1), step.next_obs, done)
             rows = obs.shape[0]
             stats.transitions += rows

@@ -8,7 +8,8 @@ hash), the step, every component's ``checkpoint_state``, the critic, the target 
 the critic/policy optimizers, the model buffer (if ``checkpoint.keep_buffer``), every RNG
 state, and the run's :class:`Progress` (wall time, evaluations, model-phase and
 policy-pretraining metrics, the profile's overrides, so the summary of a resumed run is
-complete).
+complete; and the metrics not yet logged and the last rollout round's, so that a resumed
+run logs the same points as an uninterrupted one).
 Why a module of its own: the checkpoint's layout is read and written in one place, apart
 from the loop that runs the phases; :mod:`compose.train.checkpoint` does the file I/O and
 the mismatch checks.
@@ -53,6 +54,12 @@ class Progress:
     model_metrics: dict[str, Any] = field(default_factory=dict)
     pretrain_metrics: dict[str, float] = field(default_factory=dict)
     profile: list[str] = field(default_factory=list)
+    #: Metrics of the steps since the last log step (logged at the next one).
+    unlogged: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: The last rollout round's metrics (logged at every log step until the next round).
+    rollout_metrics: dict[str, torch.Tensor] = field(default_factory=dict)
+    #: Rollout rounds so far (the dominant-shaping check runs at a fixed round).
+    rollout_rounds: int = 0
 
 
 def _version() -> str:
@@ -189,8 +196,15 @@ def run_state(
             "model_metrics": json.dumps(progress.model_metrics),
             "policy_pretrain": json.dumps(progress.pretrain_metrics),
             "profile": list(progress.profile),
+            "unlogged": _detached(progress.unlogged),
+            "rollout_metrics": _detached(progress.rollout_metrics),
+            "rollout_rounds": progress.rollout_rounds,
         },
     }
+
+
+def _detached(metrics: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(v).detach().clone() for k, v in metrics.items()}
 
 
 def restore_run_state(
@@ -222,6 +236,9 @@ def restore_run_state(
         model_metrics=json.loads(prog["model_metrics"]),
         pretrain_metrics=json.loads(prog.get("policy_pretrain", "{}")),
         profile=[str(x) for x in prog.get("profile", [])],
+        unlogged=dict(prog.get("unlogged", {})),
+        rollout_metrics=dict(prog.get("rollout_metrics", {})),
+        rollout_rounds=int(prog.get("rollout_rounds", 0)),
     )
 
 

@@ -38,8 +38,8 @@ def tune_malloc(trim_threshold: int = 1 << 30, mmap_threshold: int = 32 << 20) -
     Why: every training step allocates and frees the same tens-of-MB activations; glibc's
     defaults hand each one back to the kernel (mmap/munmap or heap trimming), so the next
     step page-faults on first touch again. Raising ``M_MMAP_THRESHOLD`` to 32 MiB and
-    ``M_TRIM_THRESHOLD`` to 1 GiB cut the MOBILE penalty by ~20% on CPU (PROFILE.md
-    section 3). Linux with glibc only; anything else (or a failure) is a no-op. Returns
+    ``M_TRIM_THRESHOLD`` to 1 GiB keeps them (the effect on the MOBILE penalty is in
+    compose/bench/PROFILE.md). Linux with glibc only; anything else (or a failure) is a no-op. Returns
     whether the settings were applied; applied once per process.
     """
     global _malloc_tuned

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import torch
 from rich.console import Console
 
 from compose.train.progress import RunProgress
@@ -54,8 +53,14 @@ class PolicyUpdate(Protocol):
     def rollout(self, step: int) -> None:
         """One round of branched rollouts into the model buffer(s), its metrics kept for the log."""
 
-    def update(self, step: int, n_real: int, n_model: int) -> dict[str, torch.Tensor]:
-        """Sample a batch (``n_real`` dataset rows, ``n_model`` model rows) and take one step."""
+    def update(self, step: int, n_real: int, n_model: int) -> None:
+        """Sample a batch (``n_real`` dataset rows, ``n_model`` model rows) and take one step;
+        its metrics join those not yet logged.
+
+        Components on their own schedule (a model learner firing every 1000 steps, AMPL's
+        retrains) return metrics only on the steps they run; keeping them until the next log
+        step gets them logged, not overwritten.
+        """
 
     def at(self, step: int) -> None:
         """The number of steps taken so far (read by checkpoints and summaries)."""
@@ -63,8 +68,9 @@ class PolicyUpdate(Protocol):
     def check(self) -> None:
         """Raise :class:`~compose.train.watch.NonFiniteError` if a value went non-finite."""
 
-    def log(self, metrics: dict[str, torch.Tensor], rate: float, step: int) -> None:
-        """Log the metrics gathered since the last log line, with the latest rollout's."""
+    def log(self, rate: float, step: int) -> None:
+        """Log (and clear) the metrics gathered since the last log line, with the latest
+        rollout's."""
 
     def evaluate(self, step: int, episodes: int, progress: Callable[[int, int], None]) -> str:
         """Evaluate and record the policy (or policies); returns the bar's score text."""
@@ -89,10 +95,6 @@ def run_policy_phase(update: PolicyUpdate, recipe: Any, start: int, console: Con
     r = recipe
     total = r.train.steps
     n_real, n_model = batch_split(r)
-    # Metrics since the last log line. Components on their own schedule (a model learner
-    # firing every 1000 steps, AMPL's retrains) return metrics only on the steps they run;
-    # keeping them until the next log step gets them logged, not overwritten.
-    unlogged: dict[str, torch.Tensor] = {}
     t_log, s_log, step = time.perf_counter(), start, start
     stop = _StopRequest(console, update.stop_note)
     previous = signal.signal(signal.SIGINT, stop.on_sigint)
@@ -101,7 +103,7 @@ def run_policy_phase(update: PolicyUpdate, recipe: Any, start: int, console: Con
             while step < total:
                 if n_model > 0 and step % r.rollout.every == 0:
                     update.rollout(step)
-                unlogged.update(update.update(step, n_real, n_model))
+                update.update(step, n_real, n_model)
                 step = done = step + 1
                 update.at(done)
                 if done % r.train.log_every == 0 or done == total:
@@ -109,8 +111,7 @@ def run_policy_phase(update: PolicyUpdate, recipe: Any, start: int, console: Con
                     now = time.perf_counter()
                     rate = (done - s_log) / max(now - t_log, 1e-9)
                     t_log, s_log = now, done
-                    update.log(unlogged, rate, done)
-                    unlogged = {}
+                    update.log(rate, done)
                     bar.update(done, steps_per_s=rate)
                 elif done % 10 == 0:
                     bar.update(done)

@@ -130,8 +130,9 @@ def shape_sampled_rows(
     model = inputs.model
     if shaper.shape_at != "sampling" or model is None or len(model) == 0:
         return inputs, {}
-    rewards, diagnostics = shaper.shape_sampled(model, dynamics=inputs.dynamics, agent=inputs.agent)
-    rewards = rewards.reshape(model.rewards.shape).to(model.rewards.dtype).detach()
+    result = shaper.shape_sampled(model, dynamics=inputs.dynamics, agent=inputs.agent)
+    diagnostics = result.diagnostics
+    rewards = result.rewards.reshape(model.rewards.shape).to(model.rewards.dtype).detach()
     shaped = model.replace(rewards=rewards)
     batch = inputs.batch
     if batch is not None and len(batch) != len(inputs.real):

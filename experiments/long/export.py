@@ -58,7 +58,7 @@ def _dataset_scores(dataset_id: str) -> tuple[float | None, float | None]:
     from compose.data.sources import MinariSource
 
     info = MinariSource(id=dataset_id).load().info
-    behaviors = info.metadata.get("behavior_policies") or []
+    behaviors = (info.metadata.get("compose") or {}).get("behavior") or []
     behavior = behaviors[0].get("normalized_score") if behaviors else None
     return info.normalized(info.return_mean), behavior
 

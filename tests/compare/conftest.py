@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.train.conftest import ROOT, env
-from tests.train.test_run_cli import tiny
+from tests.helpers.runs import ROOT, env, tiny
 
 __all__ = ["RECIPES", "SEEDS", "env", "tiny_runs"]
 

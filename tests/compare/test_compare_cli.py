@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from compose import stats
 from compose.cli import cli
 from tests.compare.conftest import SEEDS
-from tests.track.test_aim_tracker import read_run
+from tests.helpers.runs import read_run
 
 
 def _compare(*args: str) -> tuple[int, str, str]:

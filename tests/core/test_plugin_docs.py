@@ -82,6 +82,6 @@ def test_plugin_written_from_the_page_works(installed: Path) -> None:
         torch.zeros(b, dtype=torch.long),
         pred,
     )
-    rewards, info = shaper.shape(steps, dynamics=None, agent=None)
-    assert rewards.shape == (b,) and bool((rewards <= 10.0).all())
-    assert "penalty_mean" in info
+    out = shaper.shape(steps, dynamics=None, agent=None)
+    assert out.rewards.shape == (b,) and bool((out.rewards <= 10.0).all())
+    assert "penalty_mean" in out.diagnostics and out.terminate is None

@@ -12,30 +12,32 @@ ROOT = Path(__file__).resolve().parents[2]
 RECIPES = sorted((ROOT / "recipes").glob("*.yaml"))
 
 
+def _plugins():  # noqa: ANN202
+    """The real registry; a plugin that fails to load fails the test (it would hide recipes)."""
+    from compose.plugins import load_plugins
+
+    plugins = load_plugins()
+    assert not plugins.errors, f"plugins failed to load: {[str(e) for e in plugins.errors]}"
+    assert plugins.registry.names("dataset"), "no dataset source registered"
+    return plugins
+
+
+def test_recipes_are_shipped() -> None:
+    """An empty recipes/ would make the parametrized test below collect nothing and pass."""
+    assert len(RECIPES) >= 5, RECIPES
+
+
 @pytest.mark.parametrize("path", RECIPES, ids=lambda p: p.stem)
 def test_shipped_recipe_validates(path: Path) -> None:
     from components.plugin import BUILTIN_MODULES
-    from compose.plugins import load_plugins
 
-    if not BUILTIN_MODULES:
-        pytest.skip("no built-in components registered yet")
-    plugins = load_plugins()
-    if not plugins.registry.names("dataset"):
-        pytest.skip(f"no dataset source registered yet: {[str(e) for e in plugins.errors]}")
+    assert BUILTIN_MODULES, "components.plugin registers no built-in components"
+    plugins = _plugins()
     try:
         loaded = load_recipe(path, plugins=plugins)
     except RecipeError as exc:
         pytest.fail(f"{path.name} is invalid:\n" + "\n".join(exc.lines()))
     assert loaded.recipe.name
-
-
-def _plugins():  # noqa: ANN202
-    from compose.plugins import load_plugins
-
-    plugins = load_plugins()
-    if not plugins.registry.names("dataset"):
-        pytest.skip(f"no dataset source registered yet: {[str(e) for e in plugins.errors]}")
-    return plugins
 
 
 @pytest.mark.parametrize("name", ["romi", "romi_no_weighting"])

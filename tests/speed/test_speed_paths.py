@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +10,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "components" / "vipo"))
-
-from vipo_helpers import fit_normalizer, linear_batch, make_ctx, tiny_ensemble  # noqa: E402
-
-from compose.kinds import Agent, PolicySample  # noqa: E402
-from compose.nn import EnsembleLinear, QEnsemble, ensemble_linear, make_adam  # noqa: E402
+from compose.kinds import Agent, PolicySample
+from compose.nn import EnsembleLinear, QEnsemble, ensemble_linear, make_adam
+from tests.helpers.vipo import fit_normalizer, linear_batch, make_ctx, tiny_ensemble
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.train.conftest import env
-from tests.train.test_run_cli import tiny
+from tests.helpers.runs import env, tiny
 
 __all__ = ["env", "tiny_sets"]
 

@@ -11,7 +11,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from tests.train.conftest import ROOT
+from tests.helpers.runs import ROOT
 
 PARITY = Path(ROOT) / "experiments" / "parity"
 
@@ -35,7 +35,7 @@ def test_mopo_flags_carry_the_recipe_values_not_the_script_defaults() -> None:
         "mopo", ["dataset.id=compose/halfcheetah/medium-v0", "model_learner.max_updates=500"]
     )
     flags = compare.driver_flags(recipe, "mopo")
-    # mopo.txt Table 4 (halfcheetah-medium: h 1, lambda 1) and MOPO code's SAC, not run_mopo.py's
+    # MOPO Table 4 (halfcheetah-medium: h 1, lambda 1) and MOPO code's SAC, not run_mopo.py's
     assert _flag(flags, "--rollout-length") == "1"
     assert float(_flag(flags, "--penalty-coef")) == 1.0
     assert float(_flag(flags, "--actor-lr")) == 3e-4

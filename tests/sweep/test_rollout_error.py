@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import torch
 
-from tests.train.conftest import ROOT
+from tests.helpers.runs import ROOT
 
 
 def _module():  # type: ignore[no-untyped-def]

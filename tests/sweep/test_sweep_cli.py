@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from tests.helpers.runs import ROOT
 from tests.sweep.conftest import tiny_sets
-from tests.train.conftest import ROOT
 
 
 def compose(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:

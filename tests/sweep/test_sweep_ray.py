@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+from tests.helpers.runs import ROOT
 from tests.sweep.conftest import tiny_sets
-from tests.train.conftest import ROOT
 
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 
@@ -294,7 +294,7 @@ def test_a_killed_worker_resumes_and_ctrl_c_then_rerun_finishes_the_same_run(
     env: dict[str, str],
     tmp_path: Path,
 ) -> None:
-    from tests.train.test_run_cli import params_of
+    from tests.helpers.runs import params_of
 
     renv = dict(services["env"])  # type: ignore[arg-type]
     longer = ["train.steps=2000", "checkpoint.every=50", "eval.every=2000"]

@@ -8,27 +8,7 @@ from typing import Any
 
 from compose.track import NullTracker, SafeTracker
 from compose.track.aim_tracker import AimTracker, git_commit
-
-
-def read_run(repo_dir: Path, run_hash: str) -> Any:
-    """The run as Aim's SDK reads it (after indexing, which ``aim up`` would do)."""
-    import aim
-    from aim.sdk.index_manager import RepoIndexManager
-
-    repo = aim.Repo(str(repo_dir))
-    RepoIndexManager.get_index_manager(repo).index(run_hash)
-    run = repo.get_run(run_hash)
-    assert run is not None, f"run {run_hash} not in {repo_dir}"
-    return run
-
-
-def metric_values(run: Any, name: str) -> list[tuple[int, float]]:
-    """(step, value) pairs of one metric series."""
-    for metric in run.metrics():
-        if metric.name == name:
-            steps, (values,) = metric.data.view("val").items_list()
-            return [(int(s), float(v)) for s, v in zip(steps, values, strict=True)]
-    raise AssertionError(f"metric {name} not found")
+from tests.helpers.runs import metric_values, read_run
 
 
 def test_params_and_metrics_read_back_with_aim_sdk(tmp_path: Path) -> None:
@@ -116,3 +96,31 @@ def test_git_commit_only_for_the_top_of_a_checkout(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[2]
     assert git_commit(tmp_path) is None
     assert git_commit(root / "compose") is None
+
+
+def test_a_closed_run_reads_as_ended_without_reindexing(tmp_path: Path) -> None:
+    """Aim's SDK reads runs from the repo's index: a closed run must be there, ended, both when
+    nothing indexed it before and when ``aim up`` indexed it while it ran (and when resumed)."""
+    import aim
+    from aim.sdk.index_manager import RepoIndexManager
+
+    repo_dir = tmp_path / "aim"
+    never = AimTracker(str(repo_dir), experiment="ended")
+    never.metrics({"eval/return": 1.0}, 1)
+    never.close()
+    seen = AimTracker(str(repo_dir), experiment="ended")
+    seen.metrics({"eval/return": 2.0}, 1)
+    RepoIndexManager.get_index_manager(aim.Repo(str(repo_dir))).index(str(seen.run_hash))
+    assert aim.Repo(str(repo_dir)).get_run(str(seen.run_hash)).active  # as the UI saw it
+    seen.close()
+    again = AimTracker(str(repo_dir), run_hash=seen.run_hash)  # a resumed run
+    again.metrics({"eval/return": 3.0}, 2)
+    again.close()
+
+    fresh = aim.Repo(str(repo_dir))  # a script reading the repo, no `aim up` running
+    for tracker in (seen, never):
+        run = fresh.get_run(str(tracker.run_hash))
+        assert run is not None and run.active is False and run.end_time is not None
+    assert {r.hash: r.active for r in fresh.iter_runs()} == {
+        never.run_hash: False, seen.run_hash: False
+    }

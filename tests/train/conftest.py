@@ -5,12 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-DATASET = "compose/pendulum/random-v0"
+from tests.helpers.runs import ROOT
 
 
 @pytest.fixture(scope="session")

@@ -53,7 +53,7 @@ class NanShaperConfig(ComponentConfig):
 
     def build(self, ctx: Any) -> Any:
         """The runtime shaper."""
-        from compose.kinds import RewardShaper
+        from compose.kinds import RewardShaper, Shaped
 
         at = self.at
 
@@ -65,7 +65,7 @@ class NanShaperConfig(ComponentConfig):
             def shape(self, transitions: Any, *, dynamics: Any, agent: Any) -> Any:
                 self.calls += 1
                 r = transitions.rewards
-                return (r * float("nan") if self.calls >= at else r), {}
+                return Shaped(r * float("nan") if self.calls >= at else r)
 
         return NanShaper()
 
@@ -84,7 +84,7 @@ class CountingShaperConfig(ComponentConfig):
 
     def build(self, ctx: Any) -> Any:
         """The runtime shaper."""
-        from compose.kinds import RewardShaper
+        from compose.kinds import RewardShaper, Shaped
 
         save = self.save
 
@@ -95,7 +95,7 @@ class CountingShaperConfig(ComponentConfig):
 
             def shape(self, transitions: Any, *, dynamics: Any, agent: Any) -> Any:
                 self.calls += 1
-                return transitions.rewards - 0.05 * self.calls, {}
+                return Shaped(transitions.rewards - 0.05 * self.calls)
 
             def checkpoint_state(self) -> dict[str, Any]:
                 state = super().checkpoint_state()

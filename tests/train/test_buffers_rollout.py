@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from compose.kinds import Batch, UpdateInputs
-from compose.kinds.reward_shaper import TERMINATE
+from compose.kinds import Batch, Shaped, UpdateInputs
 from compose.train.buffers import TransitionBuffer
 from compose.train.rollout import branched_rollout
 from compose.train.step import shape_sampled_rows
@@ -69,23 +68,24 @@ def test_rollout_continues_from_nonterminal_states_only() -> None:
 
 
 class _HaltAbove(FixedPenalty):
-    """Ends every row whose next state exceeds 0.9 through the reserved TERMINATE key."""
+    """Ends every row whose next state exceeds 0.9 (``Shaped.terminate``)."""
 
     def shape(self, transitions, *, dynamics, agent):  # type: ignore[no-untyped-def]
-        rewards, diagnostics = super().shape(transitions, dynamics=dynamics, agent=agent)
-        return rewards, {**diagnostics, TERMINATE: transitions.next_obs[:, 0] > 0.9}
+        out = super().shape(transitions, dynamics=dynamics, agent=agent)
+        return Shaped(out.rewards, out.diagnostics, terminate=transitions.next_obs[:, 0] > 0.9)
 
 
 def test_a_reward_shaper_can_end_rows() -> None:
     dyn, policy = ShiftDynamics(1), ConstantPolicy(0.5, 1)
     buf = TransitionBuffer(100, 1, 1, "cpu")
-    branched_rollout(
+    stats = branched_rollout(
         torch.tensor([[0.0]]), length=5, chunk_size=4, dynamics=dyn, reward_shaper=_HaltAbove(0.0),
         buffer=buf, policy=policy, agent=None, action_low=-torch.ones(1), action_high=torch.ones(1),
     )
     # 0.0 -> 0.5 -> 1.0 (ended by the shaper): two rows, the second terminal
     assert len(buf) == 2
     assert buf.terminals[:2].bool().tolist() == [False, True]
+    assert float(stats.metrics()["reward_shaper/terminate"]) == 0.5  # the fraction it ended
 
 
 def test_rollout_chunking_does_not_change_the_buffer_contents() -> None:

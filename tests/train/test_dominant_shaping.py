@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from compose.train.rollout import dominant_shaping
-from tests.train.conftest import ROOT
+from tests.helpers.runs import ROOT
 from tests.train.test_recipes_e2e import run_tiny
 
 

@@ -20,7 +20,7 @@ from compose.nn import tanh_normal_log_prob
 from compose.recipe import RecipeError, load_recipe
 from compose.train.loop import RunOptions, Trainer
 from compose.train.policy_pretrain import bc_loss, pretrain_policy, resolved_loss
-from tests.train.conftest import DATASET
+from tests.helpers.runs import DATASET
 
 TINY = [
     f"dataset={{source: minari, id: {DATASET}}}",
@@ -94,7 +94,7 @@ def test_mse_fallback_for_a_policy_without_density(
     t = trainer(tmp_path, monkeypatch, env, "ampl", "policy.hidden=[32,32]",
                 "actor.aux_losses.0.hidden=[32,32]", "model_learner.miw_hidden=[32,32]")
     policy, obs, actions = t.parts.policy, t.real.obs, t.real.actions
-    assert not type(policy).has_log_prob and resolved_loss(policy, "auto") == "mse"
+    assert not type(policy.config).has_log_prob and resolved_loss(policy, "auto") == "mse"
     with pytest.raises(ValueError, match="does not implement log_prob"):
         resolved_loss(policy, "nll")
     with torch.no_grad():

@@ -22,8 +22,7 @@ from compose.plugins import load_plugins
 from compose.recipe import load_recipe
 from compose.recipe.composition import find_recipe
 from compose.recipe.profiles import applicable_overrides
-from tests.track.test_aim_tracker import read_run
-from tests.train.conftest import DATASET, ROOT
+from tests.helpers.runs import DATASET, ROOT, read_run
 
 RECIPES = [
     "vipo_mopo", "vipo_mobile", "rambo", "romi", "romi_no_weighting",

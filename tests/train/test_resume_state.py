@@ -27,7 +27,7 @@ from compose.plugins import load_plugins
 from compose.recipe import load_recipe
 from compose.recipe.profiles import applicable_overrides
 from compose.train.checkpoint import load_checkpoint, load_component_state
-from tests.train.conftest import DATASET, ROOT
+from tests.helpers.runs import DATASET, ROOT
 from tests.train.test_recipes_e2e import SHRINK
 
 RECIPES = ["vipo_mopo", "romi", "rambo", "ampl", "damo"]

@@ -19,51 +19,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.track.test_aim_tracker import metric_values, read_run
-from tests.train.conftest import DATASET, ROOT
-
-
-def tiny(tmp: Path) -> list[str]:
-    """Overrides that shrink any of our recipes to a run of a few seconds."""
-    sets = [
-        f"dataset={{source: minari, id: {DATASET}}}",
-        "dynamics.hidden=[32,32]",
-        "dynamics.weight_decay=[0,0,0]",
-        "model_learner.max_epochs=2",
-        "rollout.batch_size=100",
-        "rollout.every=20",
-        "train.steps=50",
-        "train.batch_size=32",
-        "train.log_every=10",
-        "eval.every=25",
-        "eval.episodes=1",
-        "checkpoint.every=25",
-        "critic.hidden=[32,32]",
-        "policy.hidden=[32,32]",
-        f"runtime.model_cache={tmp / 'models'}",
-        "runtime.deterministic=true",
-        "runtime.threads=1",
-        f"track.repo={tmp / 'aim'}",
-    ]
-    return [a for s in sets for a in ("--set", s)]
-
-
-def compose(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "compose.cli", "run", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-    )
-
-
-def params_of(run_dir: Path) -> dict[str, torch.Tensor]:
-    """Every network tensor of a run's checkpoint, flattened."""
-    state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
-    out = {f"critic.{k}": v for k, v in state["critic"].items()}
-    out.update({f"target.{k}": v for k, v in state["target_critic"].items()})
-    for slot, comp in state["components"].items():
-        out.update({f"{slot}.{k}": v for k, v in comp["module"].items()})
-    return out
+from tests.helpers.runs import DATASET, ROOT, compose, metric_values, params_of, read_run, tiny
 
 
 @pytest.fixture(scope="module")

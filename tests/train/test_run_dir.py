@@ -19,9 +19,8 @@ import torch
 from click.testing import CliRunner
 
 from compose.train.run_dir import RunDir, RunDirBusy, RunDirError
-from tests.train.conftest import ROOT
+from tests.helpers.runs import ROOT, compose, tiny
 from tests.train.test_resume_state import flat_tensors
-from tests.train.test_run_cli import compose, tiny
 
 # -- the directory itself (no training) ----------------------------------------------------
 

@@ -29,7 +29,7 @@ from compose.recipe.profiles import applicable_overrides
 from compose.train.buffers import SeedBuffers, TransitionBuffer
 from compose.train.seeds.rng import PerSeedRandom, SeedRandomError, vmap_seeds
 from compose.train.seeds.stack import SeedStack, SeedStackError
-from tests.train.conftest import DATASET, ROOT
+from tests.helpers.runs import DATASET, ROOT
 from tests.train.test_recipes_e2e import SHRINK
 from tests.train.test_resume_state import flat_tensors
 
@@ -332,7 +332,7 @@ def test_bad_seeds_are_refused(seeds: list[str], message: str, tmp_path: Path) -
 def test_each_seed_logs_its_own_aim_run_with_its_separate_runs_series(
     in_store: None, tmp_path: Path
 ) -> None:
-    from tests.track.test_aim_tracker import metric_values, read_run
+    from tests.helpers.runs import metric_values, read_run
 
     repo = tmp_path / "aim"
     args = [a for a in _args("mopo", tmp_path, f"track.repo={repo}") if a != "--no-track"]
@@ -396,3 +396,37 @@ def test_every_seed_reports_the_batchs_rate(in_store: None, tmp_path: Path) -> N
     rates = [json.loads((tmp_path / "b" / f"seed_{s}" / "summary.json").read_text())["steps_per_s"]
              for s in (0, 1, 2)]
     assert max(rates) / min(rates) < 1.05  # one clock for the batch, not per seed's set-up
+
+
+def test_an_interrupted_batch_resumes_to_the_same_aim_series(
+    in_store: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after step 15 (between checkpoints, rollouts and log steps) and ``--resume``:
+    each seed's Aim run holds the same series as the uninterrupted batch's (the rollout
+    metrics of step 10's round and the steps 11-15 not yet logged come from the checkpoint)."""
+    from tests.train.stop_plugin import STOP_ENV
+    from tests.train.test_resume_tracking import WALL_CLOCK, aim_series
+
+    monkeypatch.setenv("COMPOSE_EXTRA_PLUGINS", "tests.train.stop_plugin")
+    repo = tmp_path / "aim"
+    sched = ("train.steps=30", "train.log_every=10", "rollout.every=10", "checkpoint.every=20",
+             "eval.every=20", "critic.aux_losses=[{type: stop_at}]", f"track.repo={repo}",
+             "runtime.model_cache=null")  # both batches fit (and log) the model phase
+    args = [a for a in _args("mopo", tmp_path, *sched) if a != "--no-track"]
+    whole, parts = tmp_path / "whole", tmp_path / "parts"
+    _run("mopo", *args, "--seeds", "2", "--run-dir", str(whole))
+    monkeypatch.setenv(STOP_ENV, "15:once")
+    res = CliRunner().invoke(cli, ["run", "mopo", *args, "--seeds", "2", "--run-dir", str(parts)])
+    assert res.exit_code == 130, res.output[-3000:]
+    monkeypatch.delenv(STOP_ENV)
+    _run("--resume", str(parts))
+    for seed in (0, 1):
+        a, b = (json.loads((d / f"seed_{seed}" / "summary.json").read_text())["aim_run_hash"]
+                for d in (whole, parts))
+        sa, sb = aim_series(repo, a), aim_series(repo, b)
+        assert any(name.startswith("rollout/") for name, _ in sa)
+        assert sa.keys() == sb.keys(), sorted(set(sa) ^ set(sb))
+        for key in sa:
+            assert [s for s, _ in sa[key]] == [s for s, _ in sb[key]], key
+            if key[0] not in WALL_CLOCK:
+                assert sa[key] == sb[key], key

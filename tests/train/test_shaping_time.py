@@ -14,7 +14,7 @@ from compose.train.buffers import TransitionBuffer
 from compose.train.build import build_parts
 from compose.train.seeds.step import unbatchable
 from compose.train.step import UpdateStep, update_inputs
-from tests.train.conftest import DATASET, ROOT
+from tests.helpers.runs import DATASET, ROOT
 from tests.train.test_recipes_e2e import SHRINK
 
 

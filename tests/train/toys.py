@@ -10,7 +10,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from compose.kinds import Dynamics, ModelTransitions, Policy, PolicySample, Prediction, RewardShaper
+from compose.kinds import (
+    Dynamics,
+    ModelTransitions,
+    Policy,
+    PolicySample,
+    Prediction,
+    RewardShaper,
+    Shaped,
+)
 
 
 class ShiftDynamics(Dynamics):
@@ -68,7 +76,7 @@ class FixedPenalty(RewardShaper):
 
     def shape(self, transitions, *, dynamics, agent):  # type: ignore[no-untyped-def]
         """Subtract the constant and report it."""
-        return transitions.rewards - self.c, {"penalty_mean": torch.full((), self.c)}
+        return Shaped(transitions.rewards - self.c, {"penalty_mean": torch.full((), self.c)})
 
 
 class CurrentPenalty(FixedPenalty):
@@ -80,4 +88,4 @@ class CurrentPenalty(FixedPenalty):
 
     def shape_sampled(self, batch, *, dynamics, agent):  # type: ignore[no-untyped-def]
         """Subtract the constant as it is now."""
-        return batch.rewards - self.c, {"sampled_penalty": torch.full((), self.c)}
+        return Shaped(batch.rewards - self.c, {"sampled_penalty": torch.full((), self.c)})

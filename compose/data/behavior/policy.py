@@ -67,9 +67,9 @@ class BehaviorPolicy(nn.Module):
     ) -> Callable[[np.ndarray], np.ndarray]:
         """A torch-free copy of :meth:`act` for data collection: obs [B, do] -> actions [B, da].
 
-        Why: at the factory's batch sizes (a few envs) a torch call costs ~0.4 ms of
-        dispatch overhead (and, with several intra-op threads on a busy machine, milliseconds);
-        the same float32 maths in numpy costs tens of microseconds. Noise
+        Why: at the factory's batch sizes (a few envs) a torch call is mostly dispatch
+        overhead (more with several intra-op threads on a busy machine); the same float32
+        maths in numpy is far cheaper there. Noise
         eps ~ N(0, I) comes from ``numpy.random.default_rng(seed)``, drawn as
         ``standard_normal((B, da), dtype=float32)`` per call, so a seed fixes the actions.
         """

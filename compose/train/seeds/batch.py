@@ -81,6 +81,9 @@ class SeedBatchTrainer:
             for lo, s in zip(loaded, seeds, strict=True)
         ]
         self.streams: list[SeedStream] = []
+        #: The batch's metrics since the last log step (seed dimension first); each seed's
+        #: slice goes to its trainer (and so into its checkpoint) at :meth:`at`.
+        self.unlogged: dict[str, torch.Tensor] = {}
 
     # -- set-up ---------------------------------------------------------------------------
     def _prepare(self, stack: ExitStack) -> None:
@@ -130,9 +133,11 @@ class SeedBatchTrainer:
         return out
 
     def at(self, step: int) -> None:
-        """Tell every seed's trainer the batch's step (read by its checkpoints and summary)."""
-        for trainer in self.trainers:
+        """Tell every seed's trainer the batch's step and its slice of the unlogged metrics
+        (read by its checkpoints and summary)."""
+        for k, trainer in enumerate(self.trainers):
             trainer.step = step
+            trainer.unlogged = {n: v[k] for n, v in self.unlogged.items()}
 
     def save(self) -> list[str]:
         """Every seed's checkpoint (after checking the batch's values were all finite)."""
@@ -143,12 +148,19 @@ class SeedBatchTrainer:
     # -- the policy phase -----------------------------------------------------------------
     def policy_phase(self) -> None:
         """Batched gradient steps; per-seed rollouts, logs, evaluations, checkpoints."""
-        first = self.trainers[0]
+        ts, first = self.trainers, self.trainers[0]
+        # A resumed batch starts from what each seed's checkpoint had not yet logged.
+        shared = set.intersection(*(set(t.unlogged) for t in ts))
+        self.unlogged = {n: torch.stack([t.unlogged[n] for t in ts]) for n in sorted(shared)}
         # The batch's rate for every seed (not counting later seeds' set-up).
         t_policy = time.perf_counter()
-        for t in self.trainers:
+        for t in ts:
             t.t_policy = t_policy
-        run_policy_phase(SeedBatch(self), first.recipe, first.step, self.console)
+        update = SeedBatch(self, first.step)
+        try:
+            run_policy_phase(update, first.recipe, first.step, self.console)
+        finally:
+            self.at(update.step)
 
     # -- the whole batch ------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
@@ -188,38 +200,44 @@ class SeedBatchTrainer:
 
 
 class SeedBatch:
-    """The schedule's update for K seeds: one vmapped step, per-seed rollouts and records."""
+    """The schedule's update for K seeds: one vmapped step, per-seed rollouts and records.
 
-    def __init__(self, batch: SeedBatchTrainer) -> None:
+    The step reaches the seeds' trainers (with their slices of the unlogged metrics) when
+    they save, and when the phase ends (:meth:`SeedBatchTrainer.at`), not on every step.
+    """
+
+    def __init__(self, batch: SeedBatchTrainer, step: int) -> None:
         self.b = batch
+        self.step = step
         self.label = f"{batch.trainers[0].recipe.name} x{len(batch.trainers)} seeds"
         self.stop_note = "saving every seed's checkpoint after this step"
-        self.rollout_metrics: list[dict[str, torch.Tensor]] = [{} for _ in batch.trainers]
 
     def rollout(self, step: int) -> None:
-        self.rollout_metrics = self.b.each(lambda t: t.rollout())
-        for t, m in zip(self.b.trainers, self.rollout_metrics, strict=True):
+        for t, m in zip(self.b.trainers, self.b.each(lambda t: t.rollout()), strict=True):
+            t.rollout_metrics = m
             t.watch.observe(step, m)
 
-    def update(self, step: int, n_real: int, n_model: int) -> dict[str, torch.Tensor]:
+    def update(self, step: int, n_real: int, n_model: int) -> None:
         b = self.b
         real = b.real.sample(n_real, b.generators)
         model = b.model.sample(n_model, b.generators) if n_model > 0 else None
         latest = b.step_fn(step, real, model)
         b.watch.observe(step, latest, b.seeds)
-        return latest
+        b.unlogged.update(latest)
 
     def at(self, step: int) -> None:
-        self.b.at(step)
+        self.step = step
 
     def check(self) -> None:
         self.b.watch.check(self.b.trainers[0].last_checkpoint)
         for t in self.b.trainers:
             t.watch.check(t.last_checkpoint)
 
-    def log(self, metrics: dict[str, torch.Tensor], rate: float, step: int) -> None:
-        for k, t in enumerate(self.b.trainers):
-            t.log_metrics({n: v[k] for n, v in metrics.items()}, self.rollout_metrics[k], rate, step)
+    def log(self, rate: float, step: int) -> None:
+        b = self.b
+        for k, t in enumerate(b.trainers):
+            t.log_metrics({n: v[k] for n, v in b.unlogged.items()}, t.rollout_metrics, rate, step)
+        b.unlogged = {}
 
     def evaluate(self, step: int, episodes: int, progress: Callable[[int, int], None]) -> str:
         evals = self.b.each(lambda t: t.evaluate(episodes, progress))
@@ -228,6 +246,7 @@ class SeedBatch:
         return _mean_score(evals)
 
     def save(self) -> str:
+        self.b.at(self.step)
         self.b.save()
         return str(self.b.run_dir)
 

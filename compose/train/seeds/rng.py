@@ -172,7 +172,7 @@ def vmap_seeds(fn: Callable[..., Any], *args: Any) -> Any:
 
     ``args`` and ``fn``'s result are tensors, None, or dicts/tuples/lists of them (nested).
     Why not ``vmap`` itself: it flattens and rebuilds every argument and result with
-    ``torch.utils._pytree`` (~500 Python node visits per update step, ~1.5 ms on this CPU);
+    ``torch.utils._pytree`` (hundreds of Python node visits per update step);
     entering the vmap level and adding/removing the batch dims directly does the same.
     A random op that is not split per seed is reported as :class:`SeedRandomError`.
     """

@@ -13,6 +13,7 @@ from compose.kinds import (
     Dynamics,
     ModelTransitions,
     RewardShaper,
+    Shaped,
     Uncertainty,
 )
 
@@ -65,8 +66,8 @@ class Halt(RewardShaper):
 
     def shape(
         self, transitions: ModelTransitions, *, dynamics: Dynamics, agent: Agent | None
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """(rewards [B], diagnostics incl. ``terminate`` [B] bool of HALTed rows)."""
+    ) -> Shaped:
+        """Rewards [B], diagnostics, and ``terminate`` [B]: the HALTed rows, which the rollout ends."""
         if torch.isnan(self.cutoff):
             self.calibrate(dynamics, agent)
         u = self.uncertainty(
@@ -79,9 +80,12 @@ class Halt(RewardShaper):
         halt = u > self.cutoff
         r = transitions.rewards
         shaped = torch.where(halt, torch.full_like(r, -self.kappa), r)
-        return shaped, {
-            "terminate": halt,
-            "uncertainty_mean": u.mean(),
-            "threshold": self.cutoff.clone(),
-            "raw_reward_mean": r.mean(),
-        }
+        return Shaped(
+            shaped,
+            {
+                "uncertainty_mean": u.mean(),
+                "threshold": self.cutoff.clone(),
+                "raw_reward_mean": r.mean(),
+            },
+            terminate=halt,
+        )

@@ -18,12 +18,12 @@ class HaltConfig(ComponentConfig):
     MOReL (Kidambi et al. 2020), the P-MDP: with the USAD U(s, a) = [disc(s, a) > threshold],
     a transition from an unknown pair goes to HALT and earns -kappa; known pairs keep the
     model's reward. Here: rows with u(s, a) > threshold get reward -kappa, and the shaper
-    reports them in the diagnostic ``terminate`` [B] (bool) so the rollout can end them.
+    returns them as ``Shaped.terminate`` [B] (bool) so the rollout ends them.
     The threshold is ``threshold`` itself (``absolute``), ``threshold`` x the largest u on
     the offline data (``data_max``), or mean + ``threshold`` x std of u on the data
     (``data_mean_std``), measured once, on the first rollout, when the model is fitted.
-    ``terminate`` is the reserved diagnostic (compose.kinds.reward_shaper.TERMINATE) by which
-    a shaper ends rows: the rollout stores HALT rows as terminal and does not continue them.
+    The rollout stores HALT rows as terminal, does not continue them, and logs their
+    fraction as ``reward_shaper/terminate``.
     """
 
     kind: ClassVar[str] = "reward_shaper"
