@@ -4,7 +4,7 @@
 ``python -m compose.bench.seeds --k 1 2 4 [--recipe mobile] [--device cuda] [--json F]``). For each K, K copies of the recipe's parts are built at the
 reference shapes (their model buffers filled by one rollout each, as case (b) does), and the
 trainer's per-step work is timed: per-seed sampling from the stacked buffers, the
-:class:`compose.train.seed_step.SeedBatchedStep`, the non-finite watch. The baseline is the
+:class:`compose.train.seeds.step.SeedBatchedStep`, the non-finite watch. The baseline is the
 ordinary single-seed step (case (b)'s harness) measured in the same process: K separate runs
 cost K times that. Reported: seconds per 1000 batched steps, per 1000 steps of one seed, and
 the speed-up over K separate runs (> 1: batching pays).
@@ -31,14 +31,14 @@ from compose.bench.harness import (
 from compose.bench.report import fmt_range
 from compose.bench.timing import Sample, time_repeats
 from compose.train.buffers import SeedBuffers
-from compose.train.seed_step import SeedBatchedStep
+from compose.train.seeds.step import SeedBatchedStep
 from compose.train.watch import NonFiniteWatch
 
 __all__ = ["SeedBatchHarness", "bench_seeds", "case_seeds", "default_ks", "seeds_table"]
 
 
 class SeedBatchHarness:
-    """K seeds' per-step policy-phase work, as :class:`compose.train.seed_batch` does it."""
+    """K seeds' per-step policy-phase work, as :class:`compose.train.seeds.batch` does it."""
 
     def __init__(self, harnesses: list[PolicyHarness], recipe: Any) -> None:
         self.k = len(harnesses)

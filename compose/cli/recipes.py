@@ -30,7 +30,7 @@ def _load_profiled(  # noqa: ANN202
     ctx: click.Context, recipe: str, overrides: tuple[str, ...], profile: str | None
 ):
     from compose.recipe import RecipeError
-    from compose.train.profiles import load_profiled
+    from compose.recipe.profiles import load_profiled
 
     plugins = get_plugins(ctx)
     try:

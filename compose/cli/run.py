@@ -3,13 +3,12 @@
 Exit status: 0 finished, 2 bad recipe/arguments, a refused resume, an unreadable checkpoint
 or a run directory in use or holding another run, 1 stopped on non-finite values, 130
 interrupted (a checkpoint was saved; resume with ``--resume``).
-The run directory (:class:`compose.train.run_dir.RunDir`) is locked for the whole run.
+Starting the run (run directory, lock, seeds) is :mod:`compose.train.launch`; this module
+parses the arguments and prints.
 """
 
 from __future__ import annotations
 
-import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -75,35 +74,24 @@ def run(
     checkpoint made by a different recipe, dataset or project version is refused.
     """
     from compose.recipe import RecipeError, dump_resolved
-    from compose.train.profiles import load_profiled
+    from compose.recipe.profiles import load_profiled
+    from compose.train.launch import RunRequest, resume_source, run_target
+    from compose.train.run_dir import RunDir, RunDirError
 
     plugins = get_plugins(ctx)
     if recipe is None and resume_dir is None:
         raise click.UsageError("give a RECIPE, or --resume RUN_DIR")
-    from compose.train.run_dir import CHECKPOINT, RunDir, RunDirError
-
     if resume_dir is not None and overwrite:
         raise click.UsageError("--overwrite starts a run over; it does not go with --resume")
-    resumed = RunDir(resume_dir) if resume_dir is not None else None
+    if resume_dir is not None and seeds and RunDir(resume_dir).is_batch():
+        raise click.UsageError("--resume of a seed batch resumes all its seeds; drop --seeds")
     resumed_seeds: list[int] | None = None  # the seeds of a batch being resumed
-    if resumed is not None and resumed.is_batch():
-        if seeds:
-            raise click.UsageError("--resume of a seed batch resumes all its seeds; drop --seeds")
+    source = recipe or ""
+    if resume_dir is not None:
         try:
-            resumed_seeds = resumed.batch_seeds()
+            source, resumed_seeds = resume_source(resume_dir, recipe)
         except RunDirError as exc:
             _fail(exc)
-        missing = [s for s in resumed_seeds if not resumed.seed(s).has_checkpoint()]
-        if missing:
-            _fail(f"seeds {missing} of {resume_dir} have no {CHECKPOINT}; nothing to resume "
-                  "(resume the others one by one: compose run --resume "
-                  f"{resumed.seed(resumed_seeds[0]).path})")
-        first = resumed.seed(resumed_seeds[0])
-        source = recipe if recipe is not None else str(first.recipe)
-    elif resumed is not None and not resumed.has_checkpoint():
-        _fail(f"no {CHECKPOINT} in {resume_dir}; nothing to resume")
-    else:
-        source = recipe if recipe is not None else str(resumed.recipe if resumed else "")
     extra = list(overrides)
     if steps is not None:
         extra.append(f"train.steps={steps}")
@@ -116,7 +104,7 @@ def run(
         profiled = load_profiled(source, extra, chosen, plugins)
     except RecipeError as exc:
         fail_recipe(exc.lines())
-    loaded, profile = profiled.loaded, profiled.overrides
+    loaded = profiled.loaded
     seed_list = resumed_seeds or _seed_list(seeds, int(loaded.recipe.seed)) or loaded.recipe.seeds
     if chosen is not None:
         if profiled.applied:
@@ -129,46 +117,12 @@ def run(
     if dry_run:
         click.echo(dump_resolved(loaded.resolved), nl=False)
         return
-
-    from compose.train.loop import RunOptions
-
-    if resume_dir is not None:
-        target = resume_dir
-    elif run_dir is not None:
-        target = run_dir
-    else:
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = Path(loaded.recipe.runtime.runs_dir) / f"{loaded.name}-{stamp}"
-    per_seed = []
-    for seed in seed_list or []:
-        try:
-            one = load_profiled(source, [*extra, f"seed={seed}", "seeds=null"], chosen, plugins)
-            per_seed.append(one.loaded)
-        except RecipeError as exc:
-            fail_recipe(exc.lines())
-    home = RunDir(target)
-    dirs = [home, *(home.seed(s) for s in seed_list or [])] if per_seed else [home]
-    locks = ExitStack()
-    try:
-        for d in dirs:  # held until this process ends (the kernel drops them if it dies)
-            locks.enter_context(d.locked())
-        if resume_dir is None:
-            if overwrite:
-                home.clear()
-            else:
-                home.refuse_previous_run()
-            if per_seed:
-                for seed, one in zip(seed_list or [], per_seed, strict=True):
-                    home.seed(seed).write_recipe(dump_resolved(one.resolved))
-            else:
-                home.write_recipe(dump_resolved(loaded.resolved))
-    except RunDirError as exc:
-        locks.close()
-        _fail(exc)
-    opts = RunOptions(run_dir=target, track=not no_track, resume=resume_dir is not None,
-                      profile=profile)
-    with locks:
-        _train(per_seed, loaded, opts, target)
+    target = run_target(loaded, resume_dir, run_dir)
+    request = RunRequest(
+        profiled=profiled, target=target, seeds=seed_list, resume=resume_dir is not None,
+        overwrite=overwrite, track=not no_track,
+    )
+    _train(request)
 
 
 def _fail(message: object) -> NoReturn:
@@ -177,32 +131,28 @@ def _fail(message: object) -> NoReturn:
     raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _train(per_seed: list[Any], loaded: Any, opts: Any, target: Path) -> None:
-    """Train, turning every expected failure into its message and exit status."""
+def _train(request: Any) -> None:
+    """Start the run, turning every expected failure into its message and exit status."""
     from compose.data.errors import DatasetError
     from compose.kinds.contracts import ComponentContractError
+    from compose.recipe import RecipeError
     from compose.train.checkpoint import CheckpointMismatch
-    from compose.train.loop import Interrupted, train
+    from compose.train.launch import start_run
+    from compose.train.loop import Interrupted
     from compose.train.run_dir import RunDirError
-    from compose.train.seed_batch import SeedBatchError
+    from compose.train.seeds.batch import SeedBatchError
     from compose.train.watch import NonFiniteError
 
+    target = request.target
     try:
-        if per_seed:
-            from compose.train.seed_batch import train_seeds
-
-            train_seeds(per_seed, opts)
-        else:
-            train(loaded, opts)
-    except SeedBatchError as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(EXIT_BAD_INPUT) from None
-    except (CheckpointMismatch, DatasetError, RunDirError) as exc:
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(EXIT_BAD_INPUT) from None
-    except ComponentContractError as exc:  # a plugin's component, not compose: bad input
-        click.echo(f"error: {exc}", err=True)
-        raise SystemExit(EXIT_BAD_INPUT) from None
+        start_run(request)
+    except RecipeError as exc:  # a seed's recipe (--seeds)
+        fail_recipe(exc.lines())
+    # ComponentContractError: a plugin's component, not compose: bad input.
+    except (
+        SeedBatchError, CheckpointMismatch, DatasetError, RunDirError, ComponentContractError
+    ) as exc:
+        _fail(exc)
     except NonFiniteError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None

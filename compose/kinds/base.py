@@ -31,7 +31,7 @@ class Component(nn.Module):
 
     One plain attribute is saved for every component: its own random stream, a
     ``torch.Generator`` kept as ``self.generator`` (the convention seed batching relies on
-    too, compose.train.seed_rng), so a component that draws its own batches resumes exactly.
+    too, compose.train.seeds.rng), so a component that draws its own batches resumes exactly.
 
     A checkpoint may hold the state of an optimizer the component has not created yet when
     it is loaded: that state is held, loaded when the optimizer is registered, and written

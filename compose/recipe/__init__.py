@@ -35,11 +35,14 @@ if TYPE_CHECKING:
     from compose.recipe.schema import Recipe
 
 __all__ = [
+    "ComposedRecipe",
     "LoadedRecipe",
     "Location",
     "Problem",
     "RecipeError",
+    "compose_recipe",
     "dump_resolved",
+    "load_composed",
     "load_recipe",
     "recipe_hash",
     "search_paths",
@@ -117,6 +120,34 @@ def _dataset_id(data: Any) -> str | None:
     return ident if isinstance(ident, str) else None
 
 
+@dataclass(frozen=True)
+class ComposedRecipe:
+    """A recipe file read and composed (``extends`` merged), not yet validated.
+
+    Composing reads and merges YAML files; validating (:func:`load_composed`) works on a
+    copy, so one composition serves every load of the same recipe in a run (with a profile,
+    per seed).
+    """
+
+    source: Path
+    #: None when the file itself could not be read (``problems`` say why).
+    tree: Tree | None
+    problems: tuple[Problem, ...]
+    plugins: LoadedPlugins
+
+
+def compose_recipe(ref: str | Path, plugins: LoadedPlugins | None = None) -> ComposedRecipe:
+    """Find and compose a recipe file or name; :class:`RecipeError` if it is not found."""
+    from compose.plugins import load_plugins
+
+    plugins = plugins if plugins is not None else load_plugins()
+    search = search_paths(plugins)
+    source = _resolve_ref(ref, search)
+    problems: list[Problem] = []
+    tree = compose_file(source, search, problems)
+    return ComposedRecipe(source, tree, tuple(problems), plugins)
+
+
 def load_recipe(
     ref: str | Path,
     overrides: Sequence[str] = (),
@@ -124,23 +155,28 @@ def load_recipe(
     plugins: LoadedPlugins | None = None,
 ) -> LoadedRecipe:
     """Load, compose and validate a recipe file or name; :class:`RecipeError` on any problem."""
-    from compose.plugins import load_plugins
+    return load_composed(compose_recipe(ref, plugins), overrides)
+
+
+def load_composed(composed: ComposedRecipe, overrides: Sequence[str] = ()) -> LoadedRecipe:
+    """Validate a composed recipe with ``overrides`` (``--set``; per_dataset applied).
+
+    :class:`RecipeError` on any problem; ``composed`` is left as it was.
+    """
     from compose.recipe.schema import recipe_model
 
-    plugins = plugins if plugins is not None else load_plugins()
-    registry = plugins.registry
+    registry = composed.plugins.registry
     model = recipe_model(registry)
-    search = search_paths(plugins)
-    source = _resolve_ref(ref, search)
+    source = composed.source
     root = Location(source)
 
-    problems: list[Problem] = []
+    problems: list[Problem] = list(composed.problems)
     parsed = [Override(text) for text in overrides]
-    tree = compose_file(source, search, problems)
-    if tree is None:
+    if composed.tree is None:
         # The file itself could not be read: report that and any bad --set syntax.
         problems += [Problem(o.location, o.path, o.error) for o in parsed if o.error]
         raise RecipeError(problems)
+    tree = Tree(copy.deepcopy(composed.tree.data), dict(composed.tree.locs))
 
     table = Tree(None)
     if "per_dataset" in tree.data:

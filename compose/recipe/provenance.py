@@ -69,7 +69,7 @@ def trace(
     """Every leaf value of ``loaded`` (defaults included) with the layer that set it.
 
     ``overrides`` names the override texts that came from a profile rather than ``--set``
-    (``compose.train.profiles.Profiled.override_origins``). A leaf is a scalar, a list of
+    (``compose.recipe.profiles.Profiled.override_origins``). A leaf is a scalar, a list of
     scalars or an empty collection; mappings and lists of components are walked.
     """
     from compose.recipe.schema import recipe_model

@@ -200,7 +200,7 @@ class Recipe(Section):
     profiles: dict[ProfileName, dict[str, Any]] = Field(
         default_factory=dict,
         description="per named profile (quick, ...): {dotted.path: value} applied on top of the "
-        "global profile when it is selected (compose.train.profiles)",
+        "global profile when it is selected (compose.recipe.profiles)",
     )
 
     @field_validator("seeds")

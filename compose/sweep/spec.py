@@ -323,7 +323,7 @@ def validate(
     (a field that exists in rambo's learner but not in romi's).
     """
     from compose.recipe import RecipeError, load_recipe
-    from compose.train.profiles import applicable
+    from compose.recipe.profiles import applicable
 
     problems: list[str] = []
     steps: dict[str, int] = {}

@@ -9,7 +9,6 @@ The checkpoint's layout and the run's metadata live in :mod:`compose.train.run_s
 from __future__ import annotations
 
 import math
-import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -37,19 +36,11 @@ from compose.train.run_state import (
     run_state,
 )
 from compose.train.runtime import apply_runtime, seed_everything
+from compose.train.schedule import Interrupted, run_policy_phase, score_text
 from compose.train.step import UpdateStep, update_inputs
 from compose.train.watch import NonFiniteError, NonFiniteWatch
 
-__all__ = ["Interrupted", "RunOptions", "train"]
-
-
-class Interrupted(Exception):
-    """Ctrl-C: the run saved a checkpoint (``checkpoint`` path, or None) and stopped."""
-
-    def __init__(self, step: int, checkpoint: str | None) -> None:
-        self.step = step
-        self.checkpoint = checkpoint
-        super().__init__(f"interrupted at step {step}")
+__all__ = ["Interrupted", "OneSeed", "RunOptions", "Trainer", "train"]
 
 
 @dataclass
@@ -74,7 +65,6 @@ class Trainer:
         self.ckpt_path = self.dir.checkpoint
         self.profile = list(opts.profile)
         self.last_checkpoint: str | None = None
-        self.stop_requested = False
         self.summary: dict[str, Any] = {
             "name": self.recipe.name, "run_dir": str(self.run_dir), "warnings": [],
         }
@@ -234,8 +224,8 @@ class Trainer:
             f"{final['loss_bc']:.4g} in {final['seconds']:.1f} s"
         )
         ev = self.evaluate(self.recipe.eval.episodes)  # the starting point the run improves on
-        self._record_eval(0, ev)
-        self.console.print(f"policy pretraining: the behavior-cloned policy's {_score_text(ev)}")
+        self.record_eval(0, ev)
+        self.console.print(f"policy pretraining: the behavior-cloned policy's {score_text(ev)}")
 
     def rollout(self) -> dict[str, torch.Tensor]:
         """One round of branched rollouts from dataset states."""
@@ -303,62 +293,16 @@ class Trainer:
 
     def policy_phase(self) -> None:
         """The gradient steps, with rollouts, logging, evaluation and checkpoints on schedule."""
-        r, p = self.recipe, self.parts
-        total, batch = r.train.steps, r.train.batch_size
-        n_real = int(round(batch * r.rollout.real_ratio))
-        n_model = batch - n_real
-        score = ""
-        t_log, s_log = time.perf_counter(), self.step
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
-        try:
-            with RunProgress(self.console, total, self.step, r.name) as bar:
-                while self.step < total:
-                    step = self.step
-                    if n_model > 0 and step % r.rollout.every == 0:
-                        self.rollout_metrics = self.rollout()
-                        self.watch.observe(step, self.rollout_metrics)
-                    real = self.real.sample(n_real)
-                    model = self.model_buffer.sample(n_model) if n_model > 0 else None
-                    latest = self.step_fn(update_inputs(p, step, real, model, self.buffers))
-                    self.watch.observe(step, latest)
-                    self.unlogged.update(latest)
-                    self.step = done = step + 1
+        run_policy_phase(OneSeed(self), self.recipe, self.step, self.console)
 
-                    if done % r.train.log_every == 0 or done == total:
-                        self.watch.check(self.last_checkpoint)
-                        now = time.perf_counter()
-                        rate = (done - s_log) / max(now - t_log, 1e-9)
-                        t_log, s_log = now, done
-                        self._log(self.unlogged, self.rollout_metrics, rate, done)
-                        self.unlogged = {}
-                        bar.update(done, steps_per_s=rate)
-                    elif done % 10 == 0:
-                        bar.update(done)
-                    if done % r.eval.every == 0 and done != total:
-                        ev = self.evaluate(r.eval.episodes, _eval_on(bar, done))
-                        self._record_eval(done, ev)
-                        score = _score_text(ev)
-                        bar.update(done, score=score)
-                    if done % r.checkpoint.every == 0:
-                        self.save()
-                    if self.stop_requested:
-                        raise Interrupted(done, self.save())
-        finally:
-            signal.signal(signal.SIGINT, previous)
-
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        if self.stop_requested:  # a second Ctrl-C: stop now, keep the last checkpoint
-            raise KeyboardInterrupt
-        self.stop_requested = True
-        self.console.print("[yellow]Ctrl-C: saving a checkpoint after this step (again to abort)[/]")
-
-    def _log(
+    def log_metrics(
         self,
         latest: dict[str, torch.Tensor],
         rollout_metrics: dict[str, torch.Tensor],
         rate: float,
         step: int,
     ) -> None:
+        """One log line: ``latest`` (the update's) and ``rollout_metrics``, and the rate."""
         merged = {**latest, **rollout_metrics}
         if not merged:
             return
@@ -367,7 +311,8 @@ class Trainer:
         flat["perf/steps_per_s"] = rate
         self.tracker.metrics(flat, step)
 
-    def _record_eval(self, step: int, ev: dict[str, float]) -> None:
+    def record_eval(self, step: int, ev: dict[str, float]) -> None:
+        """Log an evaluation and keep it in the run's history (summary, checkpoint)."""
         self.tracker.metrics(ev, step)
         self.eval_history.append({"step": float(step), **ev})
 
@@ -401,7 +346,7 @@ class Trainer:
         """The final evaluation and checkpoint, after the policy phase."""
         episodes = self.recipe.eval.final_episodes or self.recipe.eval.episodes
         ev = self.evaluate(episodes)
-        self._record_eval(self.step, ev)
+        self.record_eval(self.step, ev)
         self.save()
         self.summary["final_return"] = ev["eval/return"]
         self.summary["final_normalized_score"] = ev.get("eval/normalized_score")
@@ -447,11 +392,6 @@ class Trainer:
                 self.dir.write_summary(self.summary)
             self.tracker.params(outcome_params(self.summary))
             self.tracker.close()
-
-
-def _eval_on(bar: RunProgress, step: int) -> Callable[[int, int], None]:
-    """Evaluation progress inside the policy phase, on its bar (one live bar at a time)."""
-    return lambda k, total: bar.update(step, note=f"evaluating {k}/{total} env steps")
 
 
 def model_epoch_cap(learner: Any, n_data: int) -> int | None:
@@ -514,10 +454,47 @@ def _compiled(fn: Any, console: Console) -> Any:
     return call
 
 
-def _score_text(ev: dict[str, float]) -> str:
-    if "eval/normalized_score" in ev:
-        return f"score {ev['eval/normalized_score']:.1f}"
-    return f"return {ev['eval/return']:.1f}"
+class OneSeed:
+    """The schedule's update for one seed: :class:`Trainer`'s parts, buffers and step.
+
+    The metrics not yet logged and the latest rollout's live on the trainer (its checkpoint
+    keeps them, so a resumed run logs what the interrupted one had not).
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.t = trainer
+        self.label = trainer.recipe.name
+        self.stop_note = "saving a checkpoint after this step (again to abort)"
+
+    def rollout(self, step: int) -> None:
+        self.t.rollout_metrics = self.t.rollout()
+        self.t.watch.observe(step, self.t.rollout_metrics)
+
+    def update(self, step: int, n_real: int, n_model: int) -> None:
+        t = self.t
+        real = t.real.sample(n_real)
+        model = t.model_buffer.sample(n_model) if n_model > 0 else None
+        latest = t.step_fn(update_inputs(t.parts, step, real, model, t.buffers))
+        t.watch.observe(step, latest)
+        t.unlogged.update(latest)
+
+    def at(self, step: int) -> None:
+        self.t.step = step
+
+    def check(self) -> None:
+        self.t.watch.check(self.t.last_checkpoint)
+
+    def log(self, rate: float, step: int) -> None:
+        self.t.log_metrics(self.t.unlogged, self.t.rollout_metrics, rate, step)
+        self.t.unlogged = {}
+
+    def evaluate(self, step: int, episodes: int, progress: Callable[[int, int], None]) -> str:
+        ev = self.t.evaluate(episodes, progress)
+        self.t.record_eval(step, ev)
+        return score_text(ev)
+
+    def save(self) -> str:
+        return self.t.save()
 
 
 def train(loaded: Any, opts: RunOptions) -> dict[str, Any]:

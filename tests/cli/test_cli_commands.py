@@ -142,7 +142,7 @@ def test_internal_error_is_short_without_debug(capsys: pytest.CaptureFixture[str
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr("compose.recipe.load_recipe", boom)
+    monkeypatch.setattr("compose.recipe.load_composed", boom)  # every load validates through it
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(SystemExit) as info:

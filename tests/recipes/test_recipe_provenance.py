@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from compose.recipe.profiles import load_profiled
 from compose.recipe.provenance import Origin, format_origins, trace
-from compose.train.profiles import load_profiled
 
 BASE = """\
 name: base

@@ -1,7 +1,7 @@
 """Every shipped recipe trains end to end through ``compose run`` on the tiny pendulum data.
 
 One list of shrinking overrides fits every recipe: only the overrides whose path exists in a
-recipe are applied (``compose.train.profiles.applicable_overrides``, the logic ``--quick``
+recipe are applied (``compose.recipe.profiles.applicable_overrides``, the logic ``--quick``
 uses), so learners without ``max_epochs`` get their own knobs (``pretrain_epochs``,
 ``retrain_every``, ...) shrunk instead. Each run must finish with a finite normalized score,
 and every component slot the recipe fills must have logged metrics to Aim.
@@ -21,7 +21,7 @@ from compose.cli import cli
 from compose.plugins import load_plugins
 from compose.recipe import load_recipe
 from compose.recipe.composition import find_recipe
-from compose.train.profiles import applicable_overrides
+from compose.recipe.profiles import applicable_overrides
 from tests.helpers.runs import DATASET, ROOT, read_run
 
 RECIPES = [

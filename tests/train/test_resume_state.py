@@ -25,8 +25,8 @@ from compose.cli import cli
 from compose.kinds import Component
 from compose.plugins import load_plugins
 from compose.recipe import load_recipe
+from compose.recipe.profiles import applicable_overrides
 from compose.train.checkpoint import load_checkpoint, load_component_state
-from compose.train.profiles import applicable_overrides
 from tests.helpers.runs import DATASET, ROOT
 from tests.train.test_recipes_e2e import SHRINK
 

@@ -25,10 +25,10 @@ from torch.func import vmap
 from compose.cli import cli
 from compose.plugins import load_plugins
 from compose.recipe import load_recipe
+from compose.recipe.profiles import applicable_overrides
 from compose.train.buffers import SeedBuffers, TransitionBuffer
-from compose.train.profiles import applicable_overrides
-from compose.train.seed_rng import PerSeedRandom, SeedRandomError, vmap_seeds
-from compose.train.seed_stack import SeedStack, SeedStackError
+from compose.train.seeds.rng import PerSeedRandom, SeedRandomError, vmap_seeds
+from compose.train.seeds.stack import SeedStack, SeedStackError
 from tests.helpers.runs import DATASET, ROOT
 from tests.train.test_recipes_e2e import SHRINK
 from tests.train.test_resume_state import flat_tensors

@@ -9,10 +9,10 @@ import torch
 from compose.kinds import Buffers
 from compose.plugins import load_plugins
 from compose.recipe import load_recipe
+from compose.recipe.profiles import applicable_overrides
 from compose.train.buffers import TransitionBuffer
 from compose.train.build import build_parts
-from compose.train.profiles import applicable_overrides
-from compose.train.seed_step import unbatchable
+from compose.train.seeds.step import unbatchable
 from compose.train.step import UpdateStep, update_inputs
 from tests.helpers.runs import DATASET, ROOT
 from tests.train.test_recipes_e2e import SHRINK

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from compose.cli import cli
 from compose.plugins import load_plugins
 from compose.recipe import RecipeError
-from compose.train.profiles import PROFILES, applicable_overrides, load_profiled
+from compose.recipe.profiles import PROFILES, applicable_overrides, load_profiled
 
 SHIPPED = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "recipes").glob("*.yaml"))
 
@@ -97,3 +97,29 @@ def test_mobile_family_inherits_fewer_quick_steps() -> None:
     for name in ("mobile", "vipo_mobile"):
         assert load_profiled(name, [], "quick", load_plugins()).loaded.recipe.train.steps == 10000
     assert load_profiled("mopo", [], "quick", load_plugins()).loaded.recipe.train.steps == 30000
+
+
+def test_a_profiled_run_and_its_seeds_compose_the_recipe_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading under a profile (its entries checked and located) and again per seed reads
+    and merges the YAML once: every stage validates a copy of the one composition."""
+    import compose.recipe as recipe_module
+
+    calls: list[Path] = []
+    real = recipe_module.compose_file
+
+    def counted(source: Path, *args: object) -> object:
+        calls.append(source)
+        return real(source, *args)
+
+    monkeypatch.setattr(recipe_module, "compose_file", counted)
+    path = write(tmp_path, RECIPE)
+    profiled = load_profiled(path, ["train.steps=9"], "quick", load_plugins())
+    seeds = [profiled.again([f"seed={s}", "seeds=null"]) for s in (3, 4)]
+    assert len(calls) == 1
+    assert profiled.loaded.recipe.train.log_every == 5  # the recipe's quick entry
+    for s, one in zip((3, 4), seeds, strict=True):
+        assert one.loaded.recipe.seed == s
+        assert one.loaded.recipe.train.steps == 9  # --set still last
+        assert one.overrides == profiled.overrides

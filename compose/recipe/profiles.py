@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from compose.recipe import ComposedRecipe
 from compose.recipe.composition import split_path, value_at
 
 __all__ = [
@@ -79,18 +80,11 @@ def _entry_text(dotted: str, value: Any) -> str:
     return f"{dotted}={json.dumps(value)}"
 
 
-def _locations(loaded: Any, plugins: Any) -> dict[tuple[Any, ...], Any]:
-    """file:line:col of every node of the recipe file (extends merged)."""
-    from compose.recipe import search_paths
-    from compose.recipe.composition import compose_file
+def check_profiles(loaded: Any, plugins: Any, locs: dict[tuple[Any, ...], Any]) -> list[Any]:
+    """A :class:`~compose.recipe.Problem` for every profile entry whose path does not exist.
 
-    problems: list[Any] = []
-    tree = compose_file(Path(loaded.source), search_paths(plugins), problems)
-    return tree.locs if tree is not None else {}
-
-
-def check_profiles(loaded: Any, plugins: Any) -> list[Any]:
-    """A :class:`~compose.recipe.Problem` for every profile entry whose path does not exist."""
+    ``locs``: file:line:col of every node of the recipe file (extends merged).
+    """
     from compose.recipe import Location, Problem
     from compose.recipe._schema_walk import PathError, walk
     from compose.recipe.schema import recipe_model
@@ -99,7 +93,6 @@ def check_profiles(loaded: Any, plugins: Any) -> list[Any]:
     if not table:
         return []
     model = recipe_model(plugins.registry)
-    locs = _locations(loaded, plugins)
     out: list[Any] = []
     for name, entry in table.items():
         for dotted in entry:
@@ -124,11 +117,20 @@ class Profiled:
     profile: str | None = None
     #: recipe entry text -> the recipe line that wrote it (``profiles.<name>.<path>``).
     entry_locations: dict[str, Any] = field(default_factory=dict)
+    #: The composed recipe file and the ``--set`` overrides it was loaded with (for :meth:`again`).
+    composed: Any = field(default=None, compare=False, repr=False)
+    user: tuple[str, ...] = ()
 
     @property
     def overrides(self) -> list[str]:
         """Everything the profile set, in the order applied (for the run's record)."""
         return [*self.applied, *self.recipe_entries]
+
+    def again(self, overrides: Sequence[str]) -> Profiled:
+        """The same recipe under the same profile with ``overrides`` added after the user's
+        (e.g. one seed of a batch), from the same composition (the files are not read again).
+        """
+        return load_profiled(self.composed, [*self.user, *overrides], self.profile)
 
     def override_origins(self, user: Sequence[str] = ()) -> dict[str, Any]:
         """Override text -> :class:`~compose.recipe.provenance.OverrideOrigin` for the
@@ -150,21 +152,29 @@ class Profiled:
 
 
 def load_profiled(
-    source: str | Path, overrides: Sequence[str], profile: str | None, plugins: Any
+    source: str | Path | ComposedRecipe,
+    overrides: Sequence[str],
+    profile: str | None,
+    plugins: Any = None,
 ) -> Profiled:
-    """Load ``source`` with ``overrides`` under ``profile`` (None: no profile).
+    """Load ``source`` (a recipe file or name, or one composed already) with ``overrides``
+    under ``profile`` (None: no profile); the file is composed once.
 
     Raises :class:`~compose.recipe.RecipeError` for a bad recipe, bad profile entries (at
     their file:line:col) or an unknown profile name.
     """
-    from compose.recipe import Location, Problem, RecipeError, load_recipe
+    from compose.recipe import Location, Problem, RecipeError, compose_recipe, load_composed
 
-    base = load_recipe(source, list(overrides), plugins=plugins)
-    problems = check_profiles(base, plugins)
+    composed = source if isinstance(source, ComposedRecipe) else compose_recipe(source, plugins)
+    plugins = composed.plugins
+    user = tuple(overrides)
+    base = load_composed(composed, user)
+    locs: dict[tuple[Any, ...], Any] = composed.tree.locs if composed.tree is not None else {}
+    problems = check_profiles(base, plugins, locs)
     if problems:
         raise RecipeError(problems)
     if profile is None:
-        return Profiled(base)
+        return Profiled(base, composed=composed, user=user)
     own: dict[str, Any] = base.resolved.get("profiles", {}).get(profile, {})
     if profile not in PROFILES and profile not in base.recipe.profiles:
         names = ", ".join(profile_names(base.recipe))
@@ -173,9 +183,8 @@ def load_profiled(
     skipped = [o for o in PROFILES.get(profile, ()) if o not in applied]
     entries = [_entry_text(k, v) for k, v in own.items()]
     try:
-        loaded = load_recipe(source, [*applied, *entries, *overrides], plugins=plugins)
+        loaded = load_composed(composed, [*applied, *entries, *user])
     except RecipeError as exc:
-        locs = _locations(base, plugins)
         by_text = {_entry_text(k, v): k for k, v in own.items()}
         fixed = []
         for p in exc.problems:
@@ -185,10 +194,9 @@ def load_profiled(
                 p = Problem(loc.value, f"profiles.{profile}.{dotted}", p.message)
             fixed.append(p)
         raise RecipeError(fixed) from None
-    locs = _locations(base, plugins) if own else {}
     where = {
         _entry_text(k, v): locs[("profiles", profile, k)].value
         for k, v in own.items()
         if ("profiles", profile, k) in locs
     }
-    return Profiled(loaded, applied, skipped, entries, profile, where)
+    return Profiled(loaded, applied, skipped, entries, profile, where, composed, user)

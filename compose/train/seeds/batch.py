@@ -5,7 +5,7 @@ own (``RUN_DIR/seed_<s>/``: recipe.yaml with that seed, its own Aim run, checkpo
 summary.json; any seed directory resumes alone with ``compose run --resume``). What is
 shared is the policy phase's gradient step: all seeds' critics, policies, temperatures and
 optimizers are stacked along a seed dimension and updated by one vmapped step
-(:class:`compose.train.seed_step.SeedBatchedStep`). Set-up, the model phase and policy
+(:class:`compose.train.seeds.step.SeedBatchedStep`). Set-up, the model phase and policy
 pretraining run seed after seed (the model cache makes repeats cheap); rollouts, evaluation,
 logging and checkpoints run per seed on the seeds' own views of the stack, each seed drawing
 from its own random stream. So seed k follows, to floating-point rounding, the run
@@ -20,9 +20,9 @@ seed's last checkpoint was written before it.
 from __future__ import annotations
 
 import math
-import signal
 import statistics
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,11 @@ from rich.console import Console
 from rich.table import Table
 
 from compose.train.buffers import SeedBuffers
-from compose.train.loop import Interrupted, RunOptions, Trainer, _eval_on, _score_text
-from compose.train.progress import RunProgress
+from compose.train.loop import RunOptions, Trainer
 from compose.train.run_dir import SEEDS, RunDir
-from compose.train.seed_rng import SeedStream, global_rng_as
-from compose.train.seed_step import SeedBatchedStep, unbatchable
+from compose.train.schedule import run_policy_phase, score_text
+from compose.train.seeds.rng import SeedStream, global_rng_as
+from compose.train.seeds.step import SeedBatchedStep, unbatchable
 from compose.train.watch import NonFiniteWatch
 
 __all__ = ["SEEDS_FILE", "SeedBatchError", "SeedBatchTrainer", "seed_dir", "train_seeds"]
@@ -56,6 +56,9 @@ def seed_dir(run_dir: Path, seed: int) -> Path:
 
 class SeedBatchTrainer:
     """Trains the runs ``loaded[k]`` (one recipe, seeds differing) as one batch.
+
+    Each seed has its :class:`~compose.train.loop.Trainer` (set-up, phases, records); the
+    policy phase runs the shared schedule with a :class:`SeedBatch` update.
 
     ``run_dir`` holds ``seed_<s>/`` per seed and :data:`SEEDS_FILE`.
     """
@@ -78,9 +81,8 @@ class SeedBatchTrainer:
             for lo, s in zip(loaded, seeds, strict=True)
         ]
         self.streams: list[SeedStream] = []
-        self.stop_requested = False
         #: The batch's metrics since the last log step (seed dimension first); each seed's
-        #: slice goes to its trainer (and so into its checkpoint) at :meth:`_at`.
+        #: slice goes to its trainer (and so into its checkpoint) at :meth:`at`.
         self.unlogged: dict[str, torch.Tensor] = {}
 
     # -- set-up ---------------------------------------------------------------------------
@@ -122,7 +124,7 @@ class SeedBatchTrainer:
         self.watch = NonFiniteWatch(first.device)
 
     # -- per-seed work on each seed's own stream ---------------------------------------------
-    def _each(self, work: Any) -> list[Any]:
+    def each(self, work: Any) -> list[Any]:
         """``work(trainer)`` for every seed, each drawing from its own random stream."""
         out = []
         for trainer, stream in zip(self.trainers, self.streams, strict=True):
@@ -130,7 +132,7 @@ class SeedBatchTrainer:
                 out.append(work(trainer))
         return out
 
-    def _at(self, step: int) -> None:
+    def at(self, step: int) -> None:
         """Tell every seed's trainer the batch's step and its slice of the unlogged metrics
         (read by its checkpoints and summary)."""
         for k, trainer in enumerate(self.trainers):
@@ -141,72 +143,24 @@ class SeedBatchTrainer:
         """Every seed's checkpoint (after checking the batch's values were all finite)."""
         self.watch.check(self.trainers[0].last_checkpoint)
         self.step_fn.export_optimizer_states()
-        return self._each(lambda t: t.save())
+        return self.each(lambda t: t.save())
 
     # -- the policy phase -----------------------------------------------------------------
     def policy_phase(self) -> None:
         """Batched gradient steps; per-seed rollouts, logs, evaluations, checkpoints."""
         ts, first = self.trainers, self.trainers[0]
-        r = first.recipe
-        total, batch = r.train.steps, r.train.batch_size
-        n_real = int(round(batch * r.rollout.real_ratio))
-        n_model = batch - n_real
         # A resumed batch starts from what each seed's checkpoint had not yet logged.
         shared = set.intersection(*(set(t.unlogged) for t in ts))
         self.unlogged = {n: torch.stack([t.unlogged[n] for t in ts]) for n in sorted(shared)}
-        t_log, s_log, step = time.perf_counter(), first.step, first.step
-        for t in ts:  # the batch's rate for every seed (not counting later seeds' set-up)
-            t.t_policy = t_log
-        previous = signal.signal(signal.SIGINT, self._on_sigint)
-        label = f"{r.name} x{len(ts)} seeds"
+        # The batch's rate for every seed (not counting later seeds' set-up).
+        t_policy = time.perf_counter()
+        for t in ts:
+            t.t_policy = t_policy
+        update = SeedBatch(self, first.step)
         try:
-            with RunProgress(self.console, total, step, label) as bar:
-                while step < total:
-                    if n_model > 0 and step % r.rollout.every == 0:
-                        for t, m in zip(ts, self._each(lambda t: t.rollout()), strict=True):
-                            t.rollout_metrics = m
-                            t.watch.observe(step, m)
-                    real = self.real.sample(n_real, self.generators)
-                    model = self.model.sample(n_model, self.generators) if n_model > 0 else None
-                    latest = self.step_fn(step, real, model)
-                    self.watch.observe(step, latest, self.seeds)
-                    self.unlogged.update(latest)
-                    step = done = step + 1
-                    if done % r.train.log_every == 0 or done == total:
-                        self.watch.check(first.last_checkpoint)
-                        for t in ts:
-                            t.watch.check(t.last_checkpoint)
-                        now = time.perf_counter()
-                        rate = (done - s_log) / max(now - t_log, 1e-9)
-                        t_log, s_log = now, done
-                        for k, t in enumerate(ts):
-                            t._log({n: v[k] for n, v in self.unlogged.items()}, t.rollout_metrics,
-                                   rate, done)
-                        self.unlogged = {}
-                        bar.update(done, steps_per_s=rate)
-                    elif done % 10 == 0:
-                        bar.update(done)
-                    if done % r.eval.every == 0 and done != total:
-                        on_bar = _eval_on(bar, done)
-                        evals = self._each(lambda t, on=on_bar: t.evaluate(r.eval.episodes, on))
-                        for t, ev in zip(ts, evals, strict=True):
-                            t._record_eval(done, ev)
-                        bar.update(done, score=_mean_score(evals))
-                    if done % r.checkpoint.every == 0:
-                        self._at(done)
-                        self.save()
-                    if self.stop_requested:
-                        self._at(done)
-                        raise Interrupted(done, str(self.run_dir) if self.save() else None)
+            run_policy_phase(update, first.recipe, first.step, self.console)
         finally:
-            self._at(step)
-            signal.signal(signal.SIGINT, previous)
-
-    def _on_sigint(self, signum: int, frame: Any) -> None:
-        if self.stop_requested:
-            raise KeyboardInterrupt
-        self.stop_requested = True
-        self.console.print("[yellow]Ctrl-C: saving every seed's checkpoint after this step[/]")
+            self.at(update.step)
 
     # -- the whole batch ------------------------------------------------------------------
     def run(self) -> list[dict[str, Any]]:
@@ -220,7 +174,7 @@ class SeedBatchTrainer:
                 for trainer in self.trainers:
                     trainer.end_policy_phase()
                 self.step_fn.export_optimizer_states()
-                self._each(lambda t: t.finish())
+                self.each(lambda t: t.finish())
         finally:
             self._write_index(time.perf_counter() - t0)
         self.console.print(seeds_table(self.seeds, [t.summary for t in self.trainers]))
@@ -245,10 +199,62 @@ class SeedBatchTrainer:
         RunDir(self.run_dir).write_index(index)
 
 
+class SeedBatch:
+    """The schedule's update for K seeds: one vmapped step, per-seed rollouts and records.
+
+    The step reaches the seeds' trainers (with their slices of the unlogged metrics) when
+    they save, and when the phase ends (:meth:`SeedBatchTrainer.at`), not on every step.
+    """
+
+    def __init__(self, batch: SeedBatchTrainer, step: int) -> None:
+        self.b = batch
+        self.step = step
+        self.label = f"{batch.trainers[0].recipe.name} x{len(batch.trainers)} seeds"
+        self.stop_note = "saving every seed's checkpoint after this step"
+
+    def rollout(self, step: int) -> None:
+        for t, m in zip(self.b.trainers, self.b.each(lambda t: t.rollout()), strict=True):
+            t.rollout_metrics = m
+            t.watch.observe(step, m)
+
+    def update(self, step: int, n_real: int, n_model: int) -> None:
+        b = self.b
+        real = b.real.sample(n_real, b.generators)
+        model = b.model.sample(n_model, b.generators) if n_model > 0 else None
+        latest = b.step_fn(step, real, model)
+        b.watch.observe(step, latest, b.seeds)
+        b.unlogged.update(latest)
+
+    def at(self, step: int) -> None:
+        self.step = step
+
+    def check(self) -> None:
+        self.b.watch.check(self.b.trainers[0].last_checkpoint)
+        for t in self.b.trainers:
+            t.watch.check(t.last_checkpoint)
+
+    def log(self, rate: float, step: int) -> None:
+        b = self.b
+        for k, t in enumerate(b.trainers):
+            t.log_metrics({n: v[k] for n, v in b.unlogged.items()}, t.rollout_metrics, rate, step)
+        b.unlogged = {}
+
+    def evaluate(self, step: int, episodes: int, progress: Callable[[int, int], None]) -> str:
+        evals = self.b.each(lambda t: t.evaluate(episodes, progress))
+        for t, ev in zip(self.b.trainers, evals, strict=True):
+            t.record_eval(step, ev)
+        return _mean_score(evals)
+
+    def save(self) -> str:
+        self.b.at(self.step)
+        self.b.save()
+        return str(self.b.run_dir)
+
+
 def _mean_score(evals: list[dict[str, float]]) -> str:
     key = "eval/normalized_score" if "eval/normalized_score" in evals[0] else "eval/return"
     mean = statistics.fmean(ev[key] for ev in evals)
-    return _score_text({key: mean, "eval/return": mean}) + " (mean)"
+    return score_text({key: mean, "eval/return": mean}) + " (mean)"
 
 
 def seeds_table(seeds: list[int], summaries: list[dict[str, Any]]) -> Table:

@@ -3,11 +3,11 @@
 Same mathematics as :class:`compose.train.step.UpdateStep`, per seed: critic loss (critic
 target + critic aux losses) and its optimizers, then actor loss (actor objective + actor aux
 losses) with the updated critic, the temperature, the Polyak target update. The K seeds'
-modules are stacked (:class:`compose.train.seed_stack.SeedStack`); the first seed's
+modules are stacked (:class:`compose.train.seeds.stack.SeedStack`); the first seed's
 components are run once under ``torch.func.vmap`` over the stack with
 :meth:`SeedStack.swapped` (so they see seed k's weights as if they were their own) and
 ``torch.func.grad`` in place of ``backward``; random draws come from each seed's own
-generator (:class:`compose.train.seed_rng.PerSeedRandom`). One fused optimizer step then
+generator (:class:`compose.train.seeds.rng.PerSeedRandom`). One fused optimizer step then
 updates every seed. Each seed therefore follows the run it would have had alone, to
 floating-point rounding (tests/train/test_seed_batch.py).
 
@@ -30,8 +30,8 @@ from torch.func import grad
 from compose.kinds import Batch, Component, UpdateInputs
 from compose.train.buffers import TRANSITION_FIELDS
 from compose.train.build import Parts
-from compose.train.seed_rng import PerSeedRandom, vmap_seeds
-from compose.train.seed_stack import SeedStack, flat_params
+from compose.train.seeds.rng import PerSeedRandom, vmap_seeds
+from compose.train.seeds.stack import SeedStack, flat_params
 from compose.train.step import (
     actor_loss_of,
     actor_optimizers,
