@@ -156,7 +156,9 @@ def _load_one(
     except Exception as exc:
         loaded.errors.append(PluginError(name, dist, "register", _describe(exc)))
         return False
-    loaded.warnings += [f"plugin '{name}' (distribution '{dist}'): {w}" for w in _hook_typos(module)]
+    loaded.warnings += [
+        f"plugin '{name}' (distribution '{dist}'): {w}" for w in _hook_typos(module)
+    ]
     before = registry.keys()
     paths: list[Path] = []
     failed = False

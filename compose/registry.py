@@ -51,8 +51,13 @@ KINDS: dict[str, KindSpec] = {
     k.name: k
     for k in (
         KindSpec("dynamics", "the model P(s', r, done | s, a)"),
-        KindSpec("model_learner", "fits the dynamics: pretraining and updates during policy learning"),
-        KindSpec("aux_loss", "an extra differentiable term attached to the model, the critic or the actor"),
+        KindSpec(
+            "model_learner", "fits the dynamics: pretraining and updates during policy learning"
+        ),
+        KindSpec(
+            "aux_loss",
+            "an extra differentiable term attached to the model, the critic or the actor",
+        ),
         KindSpec("uncertainty", "u(s, a) per sample"),
         KindSpec("reward_shaper", "turns model-transition rewards into training rewards"),
         KindSpec("critic_target", "the target and loss of the critic update"),
@@ -114,7 +119,7 @@ class ComponentConfig(BaseModel):
         if field is None or not isinstance(field.default, str):
             raise RegistrationError(
                 f"{cls.__module__}.{cls.__qualname__}: a component config needs a field "
-                f"'{tag}: Literal[\"name\"] = \"name\"'"
+                f'\'{tag}: Literal["name"] = "name"\''
             )
         return field.default
 
@@ -248,7 +253,12 @@ class Registry:
             try:
                 spec.config.model_rebuild(force=True)
             except Exception as exc:  # noqa: BLE001 - any schema error of a plugin's config
-                bad.append((spec, f"pydantic cannot build its config: {type(exc).__name__}: {_first_line(exc)}"))
+                bad.append(
+                    (
+                        spec,
+                        f"pydantic cannot build its config: {type(exc).__name__}: {_first_line(exc)}",
+                    )
+                )
         if bad:
             return bad
         for spec in list(self._specs.values()):

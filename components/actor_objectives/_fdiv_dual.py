@@ -50,7 +50,9 @@ class FdivDualActor(ActorObjective):
         """``loss_actor``, ``loss_alpha`` and diagnostics."""
         agent, batch = inputs.agent, inputs.batch
         if agent is None or batch is None:
-            raise ValueError("actor objective 'fdiv_dual': UpdateInputs.agent and .batch are required")
+            raise ValueError(
+                "actor objective 'fdiv_dual': UpdateInputs.agent and .batch are required"
+            )
         cfg = self.config
         s0 = self.initial.sample(len(batch), batch.obs)
         a0 = agent.policy(s0).actions
@@ -63,7 +65,9 @@ class FdivDualActor(ActorObjective):
         with torch.no_grad():
             q_sa = agent.critic(batch.obs, batch.actions).min(dim=0).values
         ph = phi(agent, batch, q_sa, q_next, nxt.log_prob)
-        objective = (1.0 - agent.gamma) * q0.mean() + cfg.alpha * conjugate(cfg.conjugate, ph / cfg.alpha).mean()
+        objective = (1.0 - agent.gamma) * q0.mean() + cfg.alpha * conjugate(
+            cfg.conjugate, ph / cfg.alpha
+        ).mean()
         alpha_ent = self.temperature()
         out: dict[str, Tensor] = {
             "loss_actor": -objective + (alpha_ent * cur.log_prob).mean(),

@@ -28,7 +28,9 @@ class QNormalizedObjective(ActorObjective):
         super().__init__()
         self.config = config
         self.register_buffer("q_avg", torch.ones((), device=ctx.device))
-        self.register_buffer("q_avg_initialized", torch.zeros((), dtype=torch.bool, device=ctx.device))
+        self.register_buffer(
+            "q_avg_initialized", torch.zeros((), dtype=torch.bool, device=ctx.device)
+        )
 
     @torch.no_grad()
     def _update_q_avg(self, q: Tensor) -> None:

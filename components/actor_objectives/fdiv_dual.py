@@ -29,7 +29,9 @@ class FdivDualActorConfig(ComponentConfig):
     needs_log_prob: ClassVar[bool] = True
 
     type: Literal["fdiv_dual"] = "fdiv_dual"
-    alpha: float = Field(1.0, gt=0.0, description="alpha of Eq. 2 in the actor (App. C.2: fixed 1.0)")
+    alpha: float = Field(
+        1.0, gt=0.0, description="alpha of Eq. 2 in the actor (App. C.2: fixed 1.0)"
+    )
     conjugate: Conjugate = Field(
         "paper", description="which f* (as the critic target's; App. C.1 as printed)"
     )

@@ -27,9 +27,13 @@ class QNormalizedConfig(ComponentConfig):
     needs_log_prob: ClassVar[bool] = False
 
     type: Literal["q_normalized"] = "q_normalized"
-    lambda_prime: float = Field(10.0, gt=0.0, description="lambda' in lambda = lambda' / Q_avg (Eq. 17)")
+    lambda_prime: float = Field(
+        10.0, gt=0.0, description="lambda' in lambda = lambda' / Q_avg (Eq. 17)"
+    )
     q_avg_tau: float = Field(5e-3, gt=0.0, le=1.0, description="soft-update rate of Q_avg")
-    q_over: Literal["min", "mean"] = Field("min", description="reduction over critics (Eq. 17: min)")
+    q_over: Literal["min", "mean"] = Field(
+        "min", description="reduction over critics (Eq. 17: min)"
+    )
     eps: float = Field(1e-6, gt=0.0, description="floor of Q_avg")
 
     def build(self, ctx: Any) -> Any:

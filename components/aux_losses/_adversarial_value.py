@@ -70,7 +70,9 @@ class AdversarialValue(AuxLoss):
         agent, dynamics = inputs.agent, inputs.dynamics
         if agent is None or dynamics is None:
             return {}
-        source = inputs.batch if self.config.start_states == "batch" and inputs.batch else inputs.real
+        source = (
+            inputs.batch if self.config.start_states == "batch" and inputs.batch else inputs.real
+        )
         obs = source.obs
         gamma = float(self.gamma if self.gamma is not None else agent.gamma)
         advs, log_probs, masks, qs = [], [], [], []
@@ -96,7 +98,9 @@ class AdversarialValue(AuxLoss):
         log_prob = torch.stack(log_probs)
         mask = torch.stack(masks)
         norm = normalize_advantage(adv, mask) if self.config.normalize else adv * mask
-        per_member = (norm.detach() * log_prob).sum(dim=(0, 2)) / mask.sum(dim=(0, 2)).clamp_min(1.0)
+        per_member = (norm.detach() * log_prob).sum(dim=(0, 2)) / mask.sum(dim=(0, 2)).clamp_min(
+            1.0
+        )
         loss = self.weight * per_member.sum()
         n = mask.sum().clamp_min(1.0)
         adv_mean = (adv * mask).sum() / n

@@ -44,7 +44,13 @@ class ConservativeQ(AuxLoss):
             return inputs.real
         if batch.from_model is not None and bool(batch.from_model.any()):
             m = batch.from_model
-            return Batch(batch.obs[m], batch.actions[m], batch.rewards[m], batch.next_obs[m], batch.terminals[m])
+            return Batch(
+                batch.obs[m],
+                batch.actions[m],
+                batch.rewards[m],
+                batch.next_obs[m],
+                batch.terminals[m],
+            )
         return batch
 
     def _logsumexp(self, agent: Agent, obs: Tensor) -> Tensor:
@@ -59,8 +65,10 @@ class ConservativeQ(AuxLoss):
         q = agent.critic(torch.cat([rep, rep], dim=0), actions)  # [K, 2N, B]
         if self.config.importance_sampling and pol.log_prob is not None:
             log_mu = torch.cat(
-                [torch.full((n, b), self.uniform_log_prob, device=obs.device, dtype=q.dtype),
-                 pol.log_prob.detach().to(q.dtype)],
+                [
+                    torch.full((n, b), self.uniform_log_prob, device=obs.device, dtype=q.dtype),
+                    pol.log_prob.detach().to(q.dtype),
+                ],
                 dim=0,
             )
             q = q - log_mu.unsqueeze(0)

@@ -38,7 +38,9 @@ def state_value(agent: Agent, obs: Tensor, critic: Any) -> Tensor:
 def ball_noise(shape: tuple[int, ...], radius: float, device: Any, dtype: Any) -> Tensor:
     """Uniform samples in the Euclidean ball of ``radius`` in R^d (d = shape[-1])."""
     d = shape[-1]
-    direction = torch.nn.functional.normalize(torch.randn(shape, device=device, dtype=dtype), dim=-1)
+    direction = torch.nn.functional.normalize(
+        torch.randn(shape, device=device, dtype=dtype), dim=-1
+    )
     r = torch.rand((*shape[:-1], 1), device=device, dtype=dtype).pow(1.0 / d)
     return direction * r * radius
 
@@ -80,7 +82,9 @@ class RobustValueAware(AuxLoss):
         multiplied by the dataset's per-dimension observation std.
         """
         e, (b, do) = dynamics.members, obs.shape
-        model_noise = torch.randn((self.model_samples, e, b, do), device=obs.device, dtype=obs.dtype)
+        model_noise = torch.randn(
+            (self.model_samples, e, b, do), device=obs.device, dtype=obs.dtype
+        )
         shape = (self.samples, b, do)
         if self.config.noise == "ball":
             state_noise = ball_noise(shape, self.xi, obs.device, obs.dtype)
@@ -96,8 +100,14 @@ class RobustValueAware(AuxLoss):
         real = inputs.real
         model_noise, state_noise = self.draw_noise(dynamics, real.obs)
         return self.terms(
-            real.obs, real.actions, real.next_obs, real.terminals,
-            dynamics=dynamics, agent=agent, model_noise=model_noise, state_noise=state_noise,
+            real.obs,
+            real.actions,
+            real.next_obs,
+            real.terminals,
+            dynamics=dynamics,
+            agent=agent,
+            model_noise=model_noise,
+            state_noise=state_noise,
         )
 
     def terms(

@@ -20,7 +20,9 @@ __all__ = ["Discriminator", "RolloutDiscriminator"]
 class Discriminator(nn.Module):
     """D_psi(s, a) as a logit [B]; observations standardized with the dataset statistics."""
 
-    def __init__(self, obs_dim: int, act_dim: int, hidden: list[int], activation: str, data: Any) -> None:
+    def __init__(
+        self, obs_dim: int, act_dim: int, hidden: list[int], activation: str, data: Any
+    ) -> None:
         super().__init__()
         self.net = MLP(obs_dim + act_dim, 1, hidden, activation)
         mean, std = torch.zeros(obs_dim), torch.ones(obs_dim)
@@ -32,7 +34,9 @@ class Discriminator(nn.Module):
 
     def forward(self, obs: Tensor, actions: Tensor) -> Tensor:
         """Logit of P(true | s, a): [B]."""
-        return self.net(torch.cat([(obs - self.obs_mean) / self.obs_std, actions], dim=-1)).squeeze(-1)
+        return self.net(torch.cat([(obs - self.obs_mean) / self.obs_std, actions], dim=-1)).squeeze(
+            -1
+        )
 
 
 class RolloutDiscriminator(AuxLoss):
@@ -46,7 +50,9 @@ class RolloutDiscriminator(AuxLoss):
     def __init__(self, config: RolloutDiscriminatorConfig, ctx: BuildContext) -> None:
         super().__init__()
         self.config = config
-        self.disc = Discriminator(ctx.obs_dim, ctx.act_dim, config.hidden, config.activation, ctx.data)
+        self.disc = Discriminator(
+            ctx.obs_dim, ctx.act_dim, config.hidden, config.activation, ctx.data
+        )
         self.disc.to(ctx.device)
         self.register_optimizer("discriminator", make_adam(self.disc.parameters(), lr=config.lr))
         self._fake_states: tuple[int, Tensor, Tensor] | None = None
@@ -54,7 +60,9 @@ class RolloutDiscriminator(AuxLoss):
     @staticmethod
     def _parts(inputs: UpdateInputs) -> tuple[Agent, Dynamics]:
         if inputs.agent is None or inputs.dynamics is None:
-            raise ValueError("aux loss 'rollout_discriminator': UpdateInputs.agent and .dynamics are required")
+            raise ValueError(
+                "aux loss 'rollout_discriminator': UpdateInputs.agent and .dynamics are required"
+            )
         return inputs.agent, inputs.dynamics
 
     @torch.no_grad()
@@ -69,9 +77,14 @@ class RolloutDiscriminator(AuxLoss):
         self._fake_states = (inputs.step, obs, next_obs)
         return obs, next_obs
 
-    def discriminator_loss(self, true_obs: Tensor, true_act: Tensor, fake_obs: Tensor, fake_act: Tensor) -> Tensor:
+    def discriminator_loss(
+        self, true_obs: Tensor, true_act: Tensor, fake_obs: Tensor, fake_act: Tensor
+    ) -> Tensor:
         """-Eq. 16: BCE with true -> 1 and fake -> 0 (minimized)."""
-        return F.softplus(-self.disc(true_obs, true_act)).mean() + F.softplus(self.disc(fake_obs, fake_act)).mean()
+        return (
+            F.softplus(-self.disc(true_obs, true_act)).mean()
+            + F.softplus(self.disc(fake_obs, fake_act)).mean()
+        )
 
     def update(self, inputs: UpdateInputs) -> dict[str, Tensor]:
         """``steps`` Adam steps of D maximizing Eq. 16."""

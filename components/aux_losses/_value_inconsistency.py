@@ -74,8 +74,14 @@ _D, _M = 0, 1  # members of the value ensemble: V_d, V_m
 class ModelSamples:
     """Detached draws (s', r, done) from every member at dataset (s, a): shapes [K, E, B, ...]."""
 
-    def __init__(self, prediction: Prediction, targets: Tensor, next_obs: Tensor,
-                 rewards: Tensor, done: Tensor) -> None:
+    def __init__(
+        self,
+        prediction: Prediction,
+        targets: Tensor,
+        next_obs: Tensor,
+        rewards: Tensor,
+        done: Tensor,
+    ) -> None:
         self.prediction = prediction
         self.targets = targets  # [K, E, B, obs_dim + 1]: sampled (delta s, r)
         self.next_obs = next_obs  # [K, E, B, obs_dim]
@@ -162,8 +168,9 @@ class ValueInconsistency(AuxLoss):
             raise RuntimeError("value_inconsistency needs the dynamics (inputs.dynamics is None)")
         return dynamics
 
-    def model_samples(self, dynamics: Dynamics, obs: Tensor, actions: Tensor,
-                      prediction: Prediction | None = None) -> ModelSamples:
+    def model_samples(
+        self, dynamics: Dynamics, obs: Tensor, actions: Tensor, prediction: Prediction | None = None
+    ) -> ModelSamples:
         """``samples`` detached draws of (s', r) from every member's Gaussian at (obs, actions).
 
         The returned prediction keeps its graph (for :meth:`log_prob`) unless called under
@@ -187,12 +194,18 @@ class ValueInconsistency(AuxLoss):
         reward_fn = self.ctx.reward
         if reward_fn is not None:
             # A known (unlearned) reward has std 0: evaluate it at the sampled next state.
-            known = reward_fn(obs.expand_as(next_obs), actions.expand(
-                *next_obs.shape[:-1], actions.shape[-1]), next_obs).to(rewards.dtype)
+            known = reward_fn(
+                obs.expand_as(next_obs),
+                actions.expand(*next_obs.shape[:-1], actions.shape[-1]),
+                next_obs,
+            ).to(rewards.dtype)
             rewards = torch.where(std[..., self.obs_dim].expand_as(rewards) > 0, rewards, known)
         if self.ctx.termination is not None:
-            done = self.ctx.termination(obs.expand_as(next_obs), actions.expand(
-                *next_obs.shape[:-1], actions.shape[-1]), next_obs).to(mean.dtype)
+            done = self.ctx.termination(
+                obs.expand_as(next_obs),
+                actions.expand(*next_obs.shape[:-1], actions.shape[-1]),
+                next_obs,
+            ).to(mean.dtype)
         else:
             done = torch.zeros_like(rewards)
         return ModelSamples(pred, targets, next_obs, rewards, done.reshape(rewards.shape))
@@ -234,7 +247,9 @@ class ValueInconsistency(AuxLoss):
         # same batch with the model unchanged, its surrogate (the graph is kept for it).
         with _eval_mode(dynamics):
             pred = dynamics.predict(real.obs, real.actions)
-        self._kept = (real.obs, real.actions, pred, _versions(dynamics)) if pred.mean.requires_grad else None
+        self._kept = (
+            (real.obs, real.actions, pred, _versions(dynamics)) if pred.mean.requires_grad else None
+        )
         with torch.no_grad():
             samples = self.model_samples(dynamics, real.obs, real.actions, pred)
         losses = torch.zeros(2, device=real.obs.device)
@@ -255,8 +270,12 @@ class ValueInconsistency(AuxLoss):
         dynamics = self._dynamics(inputs)
         kept, self._kept = self._kept, None
         pred = None
-        if (kept is not None and kept[0] is real.obs and kept[1] is real.actions
-                and kept[3] == _versions(dynamics)):
+        if (
+            kept is not None
+            and kept[0] is real.obs
+            and kept[1] is real.actions
+            and kept[3] == _versions(dynamics)
+        ):
             pred = kept[2]  # update()'s forward: same model, same rows, same values
         samples = self.model_samples(dynamics, real.obs, real.actions, pred)
         coef, v = self.coefficients(real.obs, samples)
@@ -273,7 +292,6 @@ class ValueInconsistency(AuxLoss):
             "v_m": v[_M].mean(),
             **self.last_value_losses,
         }
-
 
 
 def _versions(module: torch.nn.Module) -> tuple[int, ...]:

@@ -32,9 +32,12 @@ class ConservativeQConfig(ComponentConfig):
     type: Literal["conservative_q"] = "conservative_q"
     weight: float = Field(1.0, ge=0.0, description="beta, the weight of the penalty")
     variant: Literal["logsumexp", "difference"] = Field(
-        "logsumexp", description="CQL(H)-style logsumexp over sampled actions, or the plain difference"
+        "logsumexp",
+        description="CQL(H)-style logsumexp over sampled actions, or the plain difference",
     )
-    num_actions: int = Field(10, ge=1, le=256, description="N: uniform and policy actions per state (logsumexp)")
+    num_actions: int = Field(
+        10, ge=1, le=256, description="N: uniform and policy actions per state (logsumexp)"
+    )
     importance_sampling: bool = Field(
         True, description="subtract log mu(a) of the sampled actions (logsumexp variant)"
     )

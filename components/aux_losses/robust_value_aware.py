@@ -48,9 +48,7 @@ class RobustValueAwareConfig(ComponentConfig):
     attaches_to: ClassVar[tuple[str, ...]] = ("model",)
 
     type: Literal["robust_value_aware"] = "robust_value_aware"
-    weight: float = Field(
-        1.0, ge=0.0, description="multiplier of L_RVL when added to a model loss"
-    )
+    weight: float = Field(1.0, ge=0.0, description="multiplier of L_RVL when added to a model loss")
     xi: float = Field(1.0, ge=0.0, description="radius xi of U_xi(s') (ROMI Table 4)")
     samples: int = Field(10, ge=1, le=1024, description="N samples from U_xi(s') (ROMI Table 4)")
     noise: Literal["ball", "gaussian"] = Field(

@@ -33,8 +33,12 @@ class RolloutDiscriminatorConfig(ComponentConfig):
     generator_loss: Literal["minimax", "non_saturating"] = Field(
         "minimax", description="log(1 - D) as in Eq. 15, or -log D"
     )
-    hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1, description="D widths")
-    activation: Literal["relu", "swish", "tanh", "elu", "leaky_relu"] = Field("relu", description="D activation")
+    hidden: list[int] = Field(
+        default_factory=lambda: [256, 256], min_length=1, description="D widths"
+    )
+    activation: Literal["relu", "swish", "tanh", "elu", "leaky_relu"] = Field(
+        "relu", description="D activation"
+    )
     lr: float = Field(1e-4, gt=0.0, lt=1.0, description="Adam lr of D")
     steps: int = Field(1, ge=1, le=100, description="D gradient steps per policy step")
 

@@ -32,7 +32,9 @@ class FdivDualCritic(CriticTarget):
         """``loss_critic`` and diagnostics (Phi, implied ratio, initial-state values)."""
         agent, batch = inputs.agent, inputs.batch
         if agent is None or batch is None:
-            raise ValueError("critic target 'fdiv_dual': UpdateInputs.agent and .batch are required")
+            raise ValueError(
+                "critic target 'fdiv_dual': UpdateInputs.agent and .batch are required"
+            )
         cfg = self.config
         alpha = cfg.alpha
         s0 = self.initial.sample(len(batch), batch.obs)
@@ -40,7 +42,9 @@ class FdivDualCritic(CriticTarget):
             a0 = agent.policy(s0).actions
             nxt = agent.policy(batch.next_obs)
             if cfg.backup_entropy and nxt.log_prob is None:
-                raise ValueError("critic target 'fdiv_dual': backup_entropy needs a policy with log pi")
+                raise ValueError(
+                    "critic target 'fdiv_dual': backup_entropy needs a policy with log pi"
+                )
         q_sa = agent.critic(batch.obs, batch.actions)  # [K, B]
         q0 = agent.critic(s0, a0)  # [K, B0]
         if cfg.bootstrap == "online":

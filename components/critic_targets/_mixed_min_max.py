@@ -53,7 +53,9 @@ class MixedMinMaxTarget(CriticTarget):
         """``loss_critic`` (sum over critics of the mean Huber/MSE error) and diagnostics."""
         agent, batch = inputs.agent, inputs.batch
         if agent is None or batch is None:
-            raise ValueError("critic target 'mixed_min_max': UpdateInputs.agent and .batch are required")
+            raise ValueError(
+                "critic target 'mixed_min_max': UpdateInputs.agent and .batch are required"
+            )
         y = self.target(agent, batch)
         q = agent.critic(batch.obs, batch.actions)  # [K, B]
         yk = y.unsqueeze(0).expand_as(q)

@@ -53,14 +53,19 @@ class FdivDualCriticConfig(ComponentConfig):
     needs_log_prob: ClassVar[bool] = True
 
     type: Literal["fdiv_dual"] = "fdiv_dual"
-    alpha: float = Field(1.0, gt=0.0, description="alpha of Eq. 2 (DAMO Table 4; match the reward shaper's)")
+    alpha: float = Field(
+        1.0, gt=0.0, description="alpha of Eq. 2 (DAMO Table 4; match the reward shaper's)"
+    )
     conjugate: Conjugate = Field(
         "paper", description="which f* (App. C.1 as printed; see module docs)"
     )
     bootstrap: Literal["online", "target"] = Field(
-        "online", description="Q(s', a') from the trained critic (true gradient) or the target critics"
+        "online",
+        description="Q(s', a') from the trained critic (true gradient) or the target critics",
     )
-    backup_entropy: bool = Field(True, description="soft backup: subtract alpha_ent log pi(a'|s') in Phi")
+    backup_entropy: bool = Field(
+        True, description="soft backup: subtract alpha_ent log pi(a'|s') in Phi"
+    )
     initial_states: InitialStateSource = Field(
         "dataset_states",
         description="s0 ~ mu0: random dataset states (Sec. 7), episode starts, or the batch states",

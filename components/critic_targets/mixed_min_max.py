@@ -28,11 +28,14 @@ class MixedMinMaxConfig(ComponentConfig):
     needs_log_prob: ClassVar[bool] = False
 
     type: Literal["mixed_min_max"] = "mixed_min_max"
-    c: float = Field(0.75, ge=0.0, le=1.0, description="weight of the min over target critics (Eq. 12)")
+    c: float = Field(
+        0.75, ge=0.0, le=1.0, description="weight of the min over target critics (Eq. 12)"
+    )
     loss: Literal["huber", "mse"] = Field("huber", description="regression loss (Eq. 13: Huber)")
     huber_delta: float = Field(1.0, gt=0.0, description="Huber threshold")
     next_action: Literal["target_policy", "policy"] = Field(
-        "target_policy", description="a' ~ pi_phi'(s') (Eq. 12, target policy) or the current pi(s')"
+        "target_policy",
+        description="a' ~ pi_phi'(s') (Eq. 12, target policy) or the current pi(s')",
     )
 
     def build(self, ctx: Any) -> Any:

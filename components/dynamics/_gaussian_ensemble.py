@@ -88,8 +88,12 @@ class GaussianEnsemble(Dynamics):
             # EnsembleMLP leaves its last layer free; MOPO normalizes the whole mean path.
             EnsembleSpectralNorm.apply(self.trunk.linear_layers()[-1])
             EnsembleSpectralNorm.apply(self.mean_head)
-        self.max_logvar = nn.Parameter(torch.full((self.target_dim,), float(config.max_logvar_init)))
-        self.min_logvar = nn.Parameter(torch.full((self.target_dim,), float(config.min_logvar_init)))
+        self.max_logvar = nn.Parameter(
+            torch.full((self.target_dim,), float(config.max_logvar_init))
+        )
+        self.min_logvar = nn.Parameter(
+            torch.full((self.target_dim,), float(config.min_logvar_init))
+        )
         self.logvar_bound_weight = float(config.logvar_bound_weight)
         self.register_buffer("input_mean", torch.zeros(in_dim))
         self.register_buffer("input_std", torch.ones(in_dim))
@@ -151,7 +155,11 @@ class GaussianEnsemble(Dynamics):
         std = torch.exp(0.5 * logvar) * self.target_std
         if not self.learn_reward:
             obs_e = obs.expand(mean.shape[0], *obs.shape[-2:]) if obs.dim() == 2 else obs
-            act_e = actions.expand(mean.shape[0], *actions.shape[-2:]) if actions.dim() == 2 else actions
+            act_e = (
+                actions.expand(mean.shape[0], *actions.shape[-2:])
+                if actions.dim() == 2
+                else actions
+            )
             reward = self._known_reward(obs_e, act_e, obs_e + mean)
             mean = torch.cat([mean, reward.unsqueeze(-1)], dim=-1)
             std = torch.cat([std, torch.zeros_like(reward).unsqueeze(-1)], dim=-1)
@@ -219,7 +227,9 @@ class GaussianEnsemble(Dynamics):
         if indices.numel() != self.elites.numel():
             raise ValueError(f"expected {self.elites.numel()} elite indices, got {indices.numel()}")
         if indices.min() < 0 or indices.max() >= self.members:
-            raise ValueError(f"elite indices must be in [0, {self.members}), got {indices.tolist()}")
+            raise ValueError(
+                f"elite indices must be in [0, {self.members}), got {indices.tolist()}"
+            )
         self.elites.copy_(torch.sort(indices).values)
 
     def regularization(self, optimizer_decay: bool = False) -> Tensor:

@@ -112,11 +112,17 @@ class BilevelReweighted(PolicyPhaseLearner):
         params = [p for p in dynamics.parameters() if p.requires_grad]
         inner, w, aux = self.inner_loss(dynamics, inputs)
         grads = torch.autograd.grad(inner, params, create_graph=True, allow_unused=True)
-        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
+        grads = [
+            torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)
+        ]
         unrolled = {n: p - self.inner_lr * g for n, p, g in zip(names, params, grads, strict=True)}
         outer_inputs = UpdateInputs(
-            step=inputs.step, real=inputs.real, model=inputs.model, batch=None,
-            agent=inputs.agent, dynamics=dynamics,
+            step=inputs.step,
+            real=inputs.real,
+            model=inputs.model,
+            batch=None,
+            agent=inputs.agent,
+            dynamics=dynamics,
         )
         outer_terms = call_with_params(dynamics, unrolled, lambda: self.outer.loss(outer_inputs))
         outer = sum_losses(outer_terms, inner)

@@ -106,7 +106,9 @@ class MIWWeightedLearner(MLELearner):
         self.data: Any = ctx.data
         self.gamma = float(ctx.gamma)
         self.device = torch.device(ctx.device)
-        self.miw = MIWEstimator(ctx.obs_dim + ctx.act_dim, list(config.miw_hidden), config.miw_lr, config.miw_tau)
+        self.miw = MIWEstimator(
+            ctx.obs_dim + ctx.act_dim, list(config.miw_hidden), config.miw_lr, config.miw_tau
+        )
         self.miw.to(self.device)
         self.register_optimizer("miw", self.miw.optimizer)
         mean, std = torch.zeros(ctx.obs_dim), torch.ones(ctx.obs_dim)
@@ -144,8 +146,10 @@ class MIWWeightedLearner(MLELearner):
             raise RuntimeError("miw_weighted: the offline data is needed (ctx.data or pretrain)")
         if not hasattr(self, "_data_tensors"):
             d = self.data
-            t = {k: torch.as_tensor(getattr(d, k), dtype=torch.float32, device=self.device)
-                 for k in ("obs", "actions", "rewards", "next_obs", "terminals")}
+            t = {
+                k: torch.as_tensor(getattr(d, k), dtype=torch.float32, device=self.device)
+                for k in ("obs", "actions", "rewards", "next_obs", "terminals")
+            }
             t["rewards"], t["terminals"] = t["rewards"].reshape(-1), t["terminals"].reshape(-1)
             starts = d.initial_obs() if hasattr(d, "initial_obs") else t["obs"]
             t["initial_obs"] = torch.as_tensor(starts, dtype=torch.float32, device=self.device)
@@ -171,7 +175,9 @@ class MIWWeightedLearner(MLELearner):
         weights: Tensor | None = None
         if cfg.weighted:
             if inputs.agent is None:
-                raise ValueError("miw_weighted: UpdateInputs.agent is required (Q is the test function)")
+                raise ValueError(
+                    "miw_weighted: UpdateInputs.agent is required (Q is the test function)"
+                )
             out.update(self.fit_miw(inputs.agent))
             weights = self.dataset_weights()
             log_w = weights.clamp_min(1e-12).log()
@@ -196,7 +202,9 @@ class MIWWeightedLearner(MLELearner):
                 f_next = agent.critic(nxt, agent.policy(nxt).actions) * (1.0 - t["terminals"][idx])
                 f_init = agent.critic(s0, agent.policy(s0).actions)
                 if self.config.test_function == "min_critic":
-                    f_sa, f_next, f_init = (f.min(dim=0, keepdim=True).values for f in (f_sa, f_next, f_init))
+                    f_sa, f_next, f_init = (
+                        f.min(dim=0, keepdim=True).values for f in (f_sa, f_next, f_init)
+                    )
             loss = self.miw.step(self.features(obs, act), f_sa, f_next, f_init, self.gamma)
         return {"miw_loss": loss}
 
@@ -205,10 +213,12 @@ class MIWWeightedLearner(MLELearner):
         """omega over the whole dataset, normalized to mean 1: [N]."""
         t = self._tensors()
         chunk = self.config.weight_chunk
-        w = torch.cat([
-            self.miw(self.features(t["obs"][i : i + chunk], t["actions"][i : i + chunk]))
-            for i in range(0, t["obs"].shape[0], chunk)  # chunks bound peak memory
-        ])
+        w = torch.cat(
+            [
+                self.miw(self.features(t["obs"][i : i + chunk], t["actions"][i : i + chunk]))
+                for i in range(0, t["obs"].shape[0], chunk)  # chunks bound peak memory
+            ]
+        )
         return w / w.mean().clamp_min(1e-12)
 
     def weighted_mle(self, dynamics: Dynamics, weights: Tensor | None) -> dict[str, Tensor]:
@@ -221,7 +231,9 @@ class MIWWeightedLearner(MLELearner):
         dynamics.train()
         for _ in range(self.config.model_steps):  # gradient steps (sequential by nature)
             idx = torch.randint(n, (e, b), device=self.device)  # each member its own rows
-            per = -dynamics.log_prob(t["obs"][idx], t["actions"][idx], t["next_obs"][idx], t["rewards"][idx])
+            per = -dynamics.log_prob(
+                t["obs"][idx], t["actions"][idx], t["next_obs"][idx], t["rewards"][idx]
+            )
             w = weights[idx] if weights is not None else torch.ones_like(per)
             nll = (w * per).mean(-1).sum()
             loss = nll + dynamics.regularization()

@@ -98,7 +98,9 @@ class _Snapshots:
     @torch.no_grad()
     def restore(self) -> None:
         """Load every member's best values back into the dynamics."""
-        for t, best in zip([*self.member, *self.shared], [*self.member_best, *self.shared_best], strict=True):
+        for t, best in zip(
+            [*self.member, *self.shared], [*self.member_best, *self.shared_best], strict=True
+        ):
             t.copy_(best)
 
 
@@ -123,15 +125,24 @@ class MLEStep:
     Why a class: the model phase and ``compose bench`` run the same step.
     """
 
-    def __init__(self, learner: MLELearner, dynamics: Dynamics, columns: tuple[Tensor, ...],
-                 optimizer: torch.optim.Optimizer) -> None:
+    def __init__(
+        self,
+        learner: MLELearner,
+        dynamics: Dynamics,
+        columns: tuple[Tensor, ...],
+        optimizer: torch.optim.Optimizer,
+    ) -> None:
         obs, act, nxt, rew, term = columns
         self.learner, self.dynamics, self.columns = learner, dynamics, columns
         # One row table [N, do + da + do + 1] of (obs, act, targets): a step gathers its
         # [E, B] rows once. Why: the rows are random, so each gather is cache misses; one
         # gather of 26 floats a row costs about what one of 11 does, a third of three.
         self.table = torch.cat([obs, act, nxt - obs, rew.unsqueeze(-1)], -1)
-        self.widths = [obs.shape[-1], act.shape[-1], self.table.shape[-1] - obs.shape[-1] - act.shape[-1]]
+        self.widths = [
+            obs.shape[-1],
+            act.shape[-1],
+            self.table.shape[-1] - obs.shape[-1] - act.shape[-1],
+        ]
         self.targets = self.table[:, -self.widths[2] :]
         self.optimizer = optimizer
         #: The optimizer applies the dynamics' L2 terms (see MLELearner.trainer).
@@ -162,12 +173,15 @@ class MLEStep:
             nll = gaussian_nll(pred, targets).mean()
             nll_term = self.scale * nll
             loss = nll_term + (
-                dynamics.regularization(optimizer_decay=True) if self.optimizer_decay
+                dynamics.regularization(optimizer_decay=True)
+                if self.optimizer_decay
                 else dynamics.regularization()
             )
         out: dict[str, Tensor] = {"nll": nll.detach()}
         if self.learner.aux_losses:
-            aux_losses, terms = self.learner._aux_terms(dynamics, self.updates, idx[0], *self.columns)
+            aux_losses, terms = self.learner._aux_terms(
+                dynamics, self.updates, idx[0], *self.columns
+            )
             factor = self.aux_factor(pred.logvar.shape[-1])
             scaled = [factor * aux_loss for aux_loss in aux_losses]
             loss = loss + torch.stack(scaled).sum()
@@ -216,7 +230,9 @@ class MLELearner(ModelLearner):
         self.aux_losses = nn.ModuleList([ctx.build(c) for c in config.aux_losses])
 
     # ---------------------------------------------------------------- data
-    def _split(self, data: Any, device: torch.device) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    def _split(
+        self, data: Any, device: torch.device
+    ) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
         obs = torch.as_tensor(data.obs, dtype=torch.float32, device=device)
         act = torch.as_tensor(data.actions, dtype=torch.float32, device=device)
         nxt = torch.as_tensor(data.next_obs, dtype=torch.float32, device=device)
@@ -229,7 +245,9 @@ class MLELearner(ModelLearner):
         else:  # a count, capped at 20% of the data (the reference's min(0.2 N, 1000) rule)
             n_hold = min(int(holdout), n // 5)
         if not 1 <= n_hold < n:
-            raise ValueError(f"mle: holdout of {n_hold} transitions needs more than {n} transitions")
+            raise ValueError(
+                f"mle: holdout of {n_hold} transitions needs more than {n} transitions"
+            )
         perm = torch.randperm(n, device=device)
         columns = (obs, act, nxt, rew, term)
         hold, train = perm[:n_hold], perm[n_hold:]
@@ -377,7 +395,13 @@ class MLELearner(ModelLearner):
         aux loss's ``update`` returns is included the same way. The sums are as returned
         (the step applies :meth:`MLEStep.aux_factor`).
         """
-        batch = Batch(obs=obs[rows], actions=act[rows], rewards=rew[rows], next_obs=nxt[rows], terminals=term[rows])
+        batch = Batch(
+            obs=obs[rows],
+            actions=act[rows],
+            rewards=rew[rows],
+            next_obs=nxt[rows],
+            terminals=term[rows],
+        )
         inputs = UpdateInputs(step=step, real=batch, batch=batch, dynamics=dynamics)
         totals: list[Tensor] = []
         diagnostics: dict[str, Tensor] = {}
@@ -424,7 +448,9 @@ def _param_groups(dynamics: Dynamics) -> list[dict[str, Any]]:
     return [*groups, {"params": rest}] if rest else groups
 
 
-def _regrouped(held: dict[str, Any], dynamics: Dynamics, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def _regrouped(
+    held: dict[str, Any], dynamics: Dynamics, optimizer: torch.optim.Optimizer
+) -> dict[str, Any]:
     """A model-optimizer state saved with one parameter group (before the L2 terms moved
     into Adam: ``dynamics.parameters()`` order) re-indexed for ``optimizer``'s groups."""
     if len(held["param_groups"]) != 1:
@@ -434,8 +460,11 @@ def _regrouped(held: dict[str, Any], dynamics: Dynamics, optimizer: torch.optim.
         )
     old_index = {id(p): i for i, p in enumerate(dynamics.parameters())}
     new_order = [p for group in optimizer.param_groups for p in group["params"]]
-    state = {j: held["state"][old_index[id(p)]] for j, p in enumerate(new_order)
-             if old_index[id(p)] in held["state"]}
+    state = {
+        j: held["state"][old_index[id(p)]]
+        for j, p in enumerate(new_order)
+        if old_index[id(p)] in held["state"]
+    }
     return {"state": state, "param_groups": optimizer.state_dict()["param_groups"]}
 
 

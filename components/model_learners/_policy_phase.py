@@ -78,7 +78,6 @@ class PolicyPhaseLearner(ModelLearner):
         idx = torch.randint(n, (size,), device=self.device, generator=self.generator)
         return Batch(**{k: v[idx] for k, v in t.items()})
 
-
     # ---------------------------------------------------------------- pretraining
     def pretrain(self, dynamics: Dynamics, data: Any, log: MetricsSink) -> dict[str, Any]:
         """MLE pretraining: fixed epochs (ROMI App. D.2) or holdout early stopping (RAMBO).
@@ -106,9 +105,13 @@ class PolicyPhaseLearner(ModelLearner):
             steps = 0
             for start in range(0, order.shape[1], bs):  # minibatches of one epoch
                 idx = order[:, start : start + bs]
-                nll = -dynamics.log_prob(
-                    t["obs"][idx], t["actions"][idx], t["next_obs"][idx], t["rewards"][idx]
-                ).mean(-1).sum()
+                nll = (
+                    -dynamics.log_prob(
+                        t["obs"][idx], t["actions"][idx], t["next_obs"][idx], t["rewards"][idx]
+                    )
+                    .mean(-1)
+                    .sum()
+                )
                 loss = nll + dynamics.regularization()
                 self.model_optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -120,20 +123,30 @@ class PolicyPhaseLearner(ModelLearner):
         if hold > 0:
             with torch.no_grad():
                 nll = -dynamics.log_prob(
-                    t["obs"][hold_idx], t["actions"][hold_idx], t["next_obs"][hold_idx],
+                    t["obs"][hold_idx],
+                    t["actions"][hold_idx],
+                    t["next_obs"][hold_idx],
                     t["rewards"][hold_idx],
                 ).mean(-1)  # [E]
                 dynamics.set_elites(torch.argsort(nll)[: dynamics.elites.numel()])
                 pred = dynamics.predict(t["obs"][hold_idx], t["actions"][hold_idx])
-                mse = (pred.mean[dynamics.elites, :, : dynamics.obs_dim]
-                       - targets[hold_idx, : dynamics.obs_dim]).pow(2).mean()
+                mse = (
+                    (
+                        pred.mean[dynamics.elites, :, : dynamics.obs_dim]
+                        - targets[hold_idx, : dynamics.obs_dim]
+                    )
+                    .pow(2)
+                    .mean()
+                )
             metrics = {
                 "holdout_nll": float(nll[dynamics.elites].mean()),
                 "holdout_mse": float(mse),
             }
         return metrics
 
-    def _pretrain_early_stopping(self, dynamics: Dynamics, data: Any, log: MetricsSink) -> dict[str, Any]:
+    def _pretrain_early_stopping(
+        self, dynamics: Dynamics, data: Any, log: MetricsSink
+    ) -> dict[str, Any]:
         """The ``mle`` learner's fit (holdout early stopping, elites), then this learner's hook."""
         from components.model_learners._mle import MLELearner
         from components.model_learners.mle import MLEConfig
@@ -141,8 +154,12 @@ class PolicyPhaseLearner(ModelLearner):
         cfg = self.config
         mle = MLELearner(
             MLEConfig(
-                lr=cfg.lr, batch_size=cfg.batch_size, holdout=max(int(cfg.holdout), 1),
-                patience=cfg.patience, improvement=cfg.improvement, max_epochs=cfg.max_epochs,
+                lr=cfg.lr,
+                batch_size=cfg.batch_size,
+                holdout=max(int(cfg.holdout), 1),
+                patience=cfg.patience,
+                improvement=cfg.improvement,
+                max_epochs=cfg.max_epochs,
                 max_updates=cfg.max_updates,
             ),
             ctx=None,  # no aux losses to build
@@ -174,8 +191,12 @@ class PolicyPhaseLearner(ModelLearner):
         for _ in range(self.config.updates):  # sequential optimization steps
             batch = self.sample_batch()
             step_inputs = UpdateInputs(
-                step=inputs.step, real=batch, model=inputs.model, batch=None,
-                agent=inputs.agent, dynamics=inputs.dynamics,
+                step=inputs.step,
+                real=batch,
+                model=inputs.model,
+                batch=None,
+                agent=inputs.agent,
+                dynamics=inputs.dynamics,
             )
             for aux in self.aux_losses:
                 aux.update(step_inputs)
@@ -183,7 +204,9 @@ class PolicyPhaseLearner(ModelLearner):
                 v = v.detach().float()
                 sums[k] = sums[k] + v if k in sums else v
                 if "grad_norm" in k:
-                    peaks[f"{k}_max"] = torch.maximum(peaks[f"{k}_max"], v) if f"{k}_max" in peaks else v
+                    peaks[f"{k}_max"] = (
+                        torch.maximum(peaks[f"{k}_max"], v) if f"{k}_max" in peaks else v
+                    )
         n = max(self.config.updates, 1)
         return {**{k: v / n for k, v in sums.items()}, **peaks}
 

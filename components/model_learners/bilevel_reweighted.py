@@ -41,7 +41,12 @@ class BilevelReweightedConfig(PolicyPhaseLearnerConfig):
     kind: ClassVar[str] = "model_learner"
     type: Literal["bilevel_reweighted"] = "bilevel_reweighted"
     policy_phase_fields: ClassVar[frozenset[str]] = PolicyPhaseLearnerConfig.policy_phase_fields | {
-        "outer", "weight_lr", "weight_min", "weight_max", "inner_lr", "inner_optimizer"
+        "outer",
+        "weight_lr",
+        "weight_min",
+        "weight_max",
+        "inner_lr",
+        "inner_optimizer",
     }
 
     outer: ModelAuxLossSlot = Field(

@@ -37,20 +37,36 @@ class MIWWeightedConfig(MLEConfig):
     type: Literal["miw_weighted"] = "miw_weighted"  # type: ignore[assignment]
     #: The model phase is the plain ``mle`` fit; these act only in the policy phase's retrains,
     #: so AMPL and its NW ablation share one cached pretrained model.
-    policy_phase_fields: ClassVar[frozenset[str]] = MLEConfig.policy_phase_fields | frozenset({
-        "retrain_every", "weighted", "miw_steps", "miw_batch_size", "miw_lr", "miw_tau",
-        "test_function", "model_steps", "model_lr", "weight_chunk",
-    })
+    policy_phase_fields: ClassVar[frozenset[str]] = MLEConfig.policy_phase_fields | frozenset(
+        {
+            "retrain_every",
+            "weighted",
+            "miw_steps",
+            "miw_batch_size",
+            "miw_lr",
+            "miw_tau",
+            "test_function",
+            "model_steps",
+            "model_lr",
+            "weight_chunk",
+        }
+    )
 
     def trains_in_policy_phase(self) -> bool:
         """True: the model is retrained every ``retrain_every`` policy steps."""
         return True
 
     retrain_every: int = Field(100_000, gt=0, description="policy steps between retrains (Alg. 1)")
-    weighted: bool = Field(True, description="weight the retraining MLE by omega (false: AMPL's NW ablation)")
+    weighted: bool = Field(
+        True, description="weight the retraining MLE by omega (false: AMPL's NW ablation)"
+    )
     miw_steps: int = Field(2000, ge=0, description="gradient steps of omega per retrain (Eq. 11)")
-    miw_batch_size: int = Field(256, gt=0, description="dataset rows and initial states per omega step")
-    miw_hidden: list[int] = Field(default_factory=lambda: [256, 256], description="omega network widths")
+    miw_batch_size: int = Field(
+        256, gt=0, description="dataset rows and initial states per omega step"
+    )
+    miw_hidden: list[int] = Field(
+        default_factory=lambda: [256, 256], description="omega network widths"
+    )
     miw_lr: float = Field(3e-4, gt=0.0, lt=1.0, description="Adam lr of omega")
     miw_tau: float = Field(5e-3, gt=0.0, le=1.0, description="Polyak rate of the target omega'")
     test_function: Literal["each_critic", "min_critic"] = Field(
@@ -58,7 +74,9 @@ class MIWWeightedConfig(MLEConfig):
     )
     model_steps: int = Field(2000, ge=0, description="weighted-MLE Adam steps per retrain (Eq. 6)")
     model_lr: float = Field(1e-3, gt=0.0, lt=1.0, description="Adam lr of the weighted retraining")
-    weight_chunk: int = Field(65536, gt=0, description="rows per forward when weighting the dataset")
+    weight_chunk: int = Field(
+        65536, gt=0, description="rows per forward when weighting the dataset"
+    )
 
     def build(self, ctx: Any) -> Any:
         """Make the :class:`~components.model_learners._miw_weighted.MIWWeightedLearner`."""

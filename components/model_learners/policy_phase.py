@@ -68,7 +68,9 @@ class PolicyPhaseLearnerConfig(ComponentConfig):
     every: int = Field(
         1000, gt=0, description="policy-phase steps between model updates (0 mod every)"
     )
-    updates: int = Field(1000, ge=0, description="model gradient steps each time the schedule fires")
+    updates: int = Field(
+        1000, ge=0, description="model gradient steps each time the schedule fires"
+    )
     aux_losses: list[ModelAuxLossSlot] = Field(
         default_factory=list, description="extra model losses added to the (inner) model loss"
     )

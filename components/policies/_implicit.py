@@ -27,7 +27,9 @@ class ImplicitPolicy(Policy):
         self.config = config
         self.act_dim = ctx.act_dim
         self.noise_dim = config.noise_dim
-        self.net = MLP(ctx.obs_dim + config.noise_dim, ctx.act_dim, config.hidden, config.activation)
+        self.net = MLP(
+            ctx.obs_dim + config.noise_dim, ctx.act_dim, config.hidden, config.activation
+        )
         low = torch.as_tensor(ctx.action_low, dtype=torch.float32).reshape(ctx.act_dim)
         high = torch.as_tensor(ctx.action_high, dtype=torch.float32).reshape(ctx.act_dim)
         if not bool((high > low).all()):
@@ -36,14 +38,18 @@ class ImplicitPolicy(Policy):
         self.register_buffer("action_half_range", (high - low) / 2.0)
         self.to(ctx.device)
 
-    def forward(self, obs: Tensor, deterministic: bool = False, noise: Tensor | None = None) -> PolicySample:
+    def forward(
+        self, obs: Tensor, deterministic: bool = False, noise: Tensor | None = None
+    ) -> PolicySample:
         """Actions pi(s, z) with z ~ N(0, noise_std^2 I) (z = 0 if deterministic, or ``noise``)."""
         if noise is None:
             shape = (*obs.shape[:-1], self.noise_dim)
             if deterministic:
                 noise = obs.new_zeros(shape)
             else:
-                noise = torch.randn(shape, device=obs.device, dtype=obs.dtype) * self.config.noise_std
+                noise = (
+                    torch.randn(shape, device=obs.device, dtype=obs.dtype) * self.config.noise_std
+                )
         raw = self.net(torch.cat([obs, noise], dim=-1))
         actions = self.action_center + self.action_half_range * torch.tanh(raw)
         return PolicySample(actions=actions, log_prob=None)

@@ -73,4 +73,3 @@ class TanhGaussianPolicy(Policy):
     def extra_repr(self) -> str:
         """Sizes for ``print(module)``."""
         return f"act_dim={self.act_dim}, log_std=[{self.config.log_std_min}, {self.config.log_std_max}]"
-

@@ -153,9 +153,7 @@ class ClassifierLogRatio(RewardShaper):
         }
 
     @torch.no_grad()
-    def _shaped(
-        self, obs: Tensor, actions: Tensor, next_obs: Tensor, rewards: Tensor
-    ) -> Shaped:
+    def _shaped(self, obs: Tensor, actions: Tensor, next_obs: Tensor, rewards: Tensor) -> Shaped:
         """r - alpha * clip(log(h / (1 - h)) - log((1 - d) / d)), and diagnostics."""
         lr_ = self.log_ratio(obs, actions, next_obs)
         penalty = self.config.alpha * lr_.reshape(rewards.shape).to(rewards.dtype)
@@ -181,7 +179,6 @@ class ClassifierLogRatio(RewardShaper):
     ) -> Shaped:
         """Eq. 4's reward for the model rows of a policy batch, with the current h (sampling)."""
         return self._shaped(batch.obs, batch.actions, batch.next_obs, batch.rewards)
-
 
 
 def _head(batch: Batch, n: int) -> Batch:

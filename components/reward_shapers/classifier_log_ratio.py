@@ -40,10 +40,18 @@ class ClassifierLogRatioConfig(ComponentConfig):
 
     type: Literal["classifier_log_ratio"] = "classifier_log_ratio"
     alpha: float = Field(1.0, ge=0.0, description="alpha of Eq. 4 (DAMO Table 4)")
-    real_fraction: float = Field(0.5, gt=0.0, lt=1.0, description="d: share of offline rows in the classifier loss")
-    logit_clip: float = Field(5.0, gt=0.0, description="log-ratio clipped to [-logit_clip, logit_clip]")
-    hidden: list[int] = Field(default_factory=lambda: [256, 256], min_length=1, description="classifier widths")
-    activation: Literal["relu", "swish", "tanh", "elu"] = Field("relu", description="classifier activation")
+    real_fraction: float = Field(
+        0.5, gt=0.0, lt=1.0, description="d: share of offline rows in the classifier loss"
+    )
+    logit_clip: float = Field(
+        5.0, gt=0.0, description="log-ratio clipped to [-logit_clip, logit_clip]"
+    )
+    hidden: list[int] = Field(
+        default_factory=lambda: [256, 256], min_length=1, description="classifier widths"
+    )
+    activation: Literal["relu", "swish", "tanh", "elu"] = Field(
+        "relu", description="classifier activation"
+    )
     lr: float = Field(3e-4, gt=0.0, lt=1.0, description="Adam lr of the classifier")
     train_every: int = Field(1, ge=1, description="train h every this many policy steps")
     steps: int = Field(1, ge=1, le=100, description="gradient steps per training")

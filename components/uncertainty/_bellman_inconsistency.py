@@ -50,7 +50,9 @@ class BellmanInconsistency(Uncertainty):
     ) -> Tensor:
         """u(s, a) [B] for obs [B, do], actions [B, da]."""
         if agent is None:
-            raise ValueError("uncertainty 'bellman_inconsistency' needs the agent (policy, target critic)")
+            raise ValueError(
+                "uncertainty 'bellman_inconsistency' needs the agent (policy, target critic)"
+            )
         # [E, B, do]: next-state deltas (the reward column dropped).
         mean, std = member_outputs(
             obs, actions, dynamics, prediction, members=self.members, include_reward=False

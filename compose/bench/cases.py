@@ -75,14 +75,19 @@ def case_dynamics(data: Any, s: Settings) -> CaseResult:
     step, reshuffle, per_epoch = dynamics_step(parts, recipe.model_learner.batch_size)
     res = CaseResult()
     per_step = _timed(step, s)
-    shuffle = time_repeats(lambda _i: reshuffle(), steps=1, repeats=s.repeats, warmup=1,
-                           device=s.device)
+    shuffle = time_repeats(
+        lambda _i: reshuffle(), steps=1, repeats=s.repeats, warmup=1, device=s.device
+    )
     res.samples["dynamics_1000"] = per_step.scaled(1000.0)
     # Reference epoch = 778 steps (199k rows / 256); toy shapes use their own epoch length.
     epoch_steps = STEPS_PER_EPOCH if s.shapes.name == "reference" else per_epoch
     res.samples["dynamics_epoch"] = per_step.scaled(float(epoch_steps)).plus(shuffle)
-    res.info.update(steps_per_epoch=epoch_steps, reshuffle_s=shuffle.median,
-                    members=parts.dynamics.members, recipe="mbpo (no spectral norm)")
+    res.info.update(
+        steps_per_epoch=epoch_steps,
+        reshuffle_s=shuffle.median,
+        members=parts.dynamics.members,
+        recipe="mbpo (no spectral norm)",
+    )
     if s.flops:
         res.flops["gflops_dynamics"] = count_flops(lambda: step(10**6))
         res.samples["gflops_dynamics"] = _rate(res.flops["gflops_dynamics"], per_step)
@@ -97,10 +102,14 @@ def case_dynamics(data: Any, s: Settings) -> CaseResult:
     return res
 
 
-def _policy_case(name: str, prefix: str, data: Any, s: Settings, penalty_key: str | None) -> CaseResult:
+def _policy_case(
+    name: str, prefix: str, data: Any, s: Settings, penalty_key: str | None
+) -> CaseResult:
     res = CaseResult()
-    for batch, key in ((s.shapes.batch, f"{prefix}_update_1000"),
-                       (s.shapes.small_batch, f"{prefix}_update_b8_1000")):
+    for batch, key in (
+        (s.shapes.batch, f"{prefix}_update_1000"),
+        (s.shapes.small_batch, f"{prefix}_update_b8_1000"),
+    ):
         torch.manual_seed(0)
         recipe = load_bench_recipe(name, s.dataset_id, s.shapes, s.overrides)
         parts = make_parts(recipe, data, s.device)
@@ -109,8 +118,9 @@ def _policy_case(name: str, prefix: str, data: Any, s: Settings, penalty_key: st
         res.samples[key] = per_step.scaled(1000.0)
         if batch != s.shapes.batch:
             continue
-        res.info.update(n_real=harness.n_real, n_model=harness.n_model,
-                        critics=parts.critic.num_critics)
+        res.info.update(
+            n_real=harness.n_real, n_model=harness.n_model, critics=parts.critic.num_critics
+        )
         if s.flops:
             res.flops[f"gflops_{prefix}"] = count_flops(lambda h=harness: h.step(10**6))
             res.samples[f"gflops_{prefix}"] = _rate(res.flops[f"gflops_{prefix}"], per_step)
@@ -156,8 +166,9 @@ def case_rollout(data: Any, s: Settings) -> CaseResult:
     real = TransitionBuffer.from_tensors(
         d.obs, d.actions, d.rewards, d.next_obs, d.terminals.bool(), s.device
     )
-    buffer = TransitionBuffer(ro.batch_size * ro.length * ro.retain, parts.ctx.obs_dim,
-                              parts.ctx.act_dim, s.device)
+    buffer = TransitionBuffer(
+        ro.batch_size * ro.length * ro.retain, parts.ctx.obs_dim, parts.ctx.act_dim, s.device
+    )
     run = rollout_fn(parts, recipe, buffer, real, s.shapes.rollout_starts, s.shapes.rollout_length)
     res = CaseResult()
     if s.flops:  # the warm-up round, counted
@@ -167,9 +178,15 @@ def case_rollout(data: Any, s: Settings) -> CaseResult:
     res.samples["mopo_rollout"] = time_repeats(
         lambda _i: run(), steps=1, repeats=s.repeats, warmup=0, device=s.device
     )
-    res.info.update(transitions=int(stats.transitions), starts=s.shapes.rollout_starts,
-                    length=s.shapes.rollout_length, chunk_size=int(ro.chunk_size),
-                    members=parts.dynamics.members)
+    res.info.update(
+        transitions=int(stats.transitions),
+        starts=s.shapes.rollout_starts,
+        length=s.shapes.rollout_length,
+        chunk_size=int(ro.chunk_size),
+        members=parts.dynamics.members,
+    )
     if s.flops:
-        res.samples["gflops_rollout"] = _rate(res.flops["gflops_rollout"], res.samples["mopo_rollout"])
+        res.samples["gflops_rollout"] = _rate(
+            res.flops["gflops_rollout"], res.samples["mopo_rollout"]
+        )
     return res

@@ -97,7 +97,9 @@ def choose_dataset(requested: str | None) -> tuple[str, str]:
     return random, why + "; shapes are what matter"
 
 
-def load_bench_recipe(name: str, dataset_id: str, shapes: Shapes, extra: tuple[str, ...] = ()) -> Any:
+def load_bench_recipe(
+    name: str, dataset_id: str, shapes: Shapes, extra: tuple[str, ...] = ()
+) -> Any:
     """The validated recipe ``name`` on ``dataset_id`` with the shapes' overrides."""
     from compose.recipe import load_recipe
 
@@ -128,8 +130,13 @@ def dynamics_step(
     """
     dyn, data, learner = parts.dynamics, parts.data, parts.model_learner
     n_train = len(data) - holdout
-    columns = (data.obs[:n_train], data.actions[:n_train], data.next_obs[:n_train],
-               data.rewards.reshape(-1)[:n_train], data.terminals.reshape(-1).float()[:n_train])
+    columns = (
+        data.obs[:n_train],
+        data.actions[:n_train],
+        data.next_obs[:n_train],
+        data.rewards.reshape(-1)[:n_train],
+        data.terminals.reshape(-1).float()[:n_train],
+    )
     members = dyn.members
     trainer = learner.trainer(dyn, columns)  # the learner's own step (no aux losses in mbpo/mopo)
     per_epoch = -(-n_train // batch)
@@ -148,8 +155,14 @@ def dynamics_step(
     return step, reshuffle, per_epoch
 
 
-def rollout_fn(parts: Parts, recipe: Any, buffer: TransitionBuffer, real: TransitionBuffer,
-               starts: int, length: int) -> Callable[[], Any]:
+def rollout_fn(
+    parts: Parts,
+    recipe: Any,
+    buffer: TransitionBuffer,
+    real: TransitionBuffer,
+    starts: int,
+    length: int,
+) -> Callable[[], Any]:
     """One round of branched rollouts from ``starts`` dataset states, as the trainer does."""
     p = parts
 

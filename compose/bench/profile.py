@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> None:
         parts.dynamics.eval()
         parts.dynamics.termination = None
         harness = PolicyHarness(parts, recipe, shapes.batch, 1000)
-        run = rollout_fn(parts, recipe, harness.model, harness.real, args.starts,
-                         shapes.rollout_length)
+        run = rollout_fn(
+            parts, recipe, harness.model, harness.real, args.starts, shapes.rollout_length
+        )
         run()
         with profile(activities=activities, profile_memory=True) as prof:
             run()

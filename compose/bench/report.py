@@ -37,9 +37,16 @@ def bench_table(result: dict[str, Any]) -> Table:
         "speed-up > 1: better than the reference; ours cpu: process CPU time, all threads"
     )
     table = Table(title=title, title_justify="left")
-    for name, justify in (("what", "left"), ("unit", "left"), ("ours", "right"),
-                          ("ours cpu", "right"), ("reference", "right"), ("speed-up", "right"), ("target", "right"),
-                          ("", "left")):
+    for name, justify in (
+        ("what", "left"),
+        ("unit", "left"),
+        ("ours", "right"),
+        ("ours cpu", "right"),
+        ("reference", "right"),
+        ("speed-up", "right"),
+        ("target", "right"),
+        ("", "left"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in result.get("rows", []):
         ours, ref = row["ours"] or {}, row["reference"]

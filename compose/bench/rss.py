@@ -50,12 +50,19 @@ _LAUNCHER = (
 )
 
 
-def _wait_rss(cmd: list[str], timeout: float, env: dict[str, str] | None) -> tuple[int, float, float, str]:
+def _wait_rss(
+    cmd: list[str], timeout: float, env: dict[str, str] | None
+) -> tuple[int, float, float, str]:
     """(return code, peak RSS MiB, seconds, tail of the output) of ``cmd``, run by the launcher."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, *cmd], stdout=log,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER, *cmd],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         deadline = t0 + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
@@ -74,8 +81,8 @@ def _wait_rss(cmd: list[str], timeout: float, env: dict[str, str] | None) -> tup
     scale = 1024.0 if sys.platform != "darwin" else 1024.0 * 1024.0
     peak = usage.ru_maxrss  # fallback: the launcher's own (an over-estimate)
     lines = text.rstrip("\n").split("\n")
-    if lines and lines[-1].startswith(_MARKER) and lines[-1][len(_MARKER):].strip().isdigit():
-        peak = int(lines[-1][len(_MARKER):])
+    if lines and lines[-1].startswith(_MARKER) and lines[-1][len(_MARKER) :].strip().isdigit():
+        peak = int(lines[-1][len(_MARKER) :])
         text = "\n".join(lines[:-1]).rstrip("\n") + "\n"
     return proc.returncode, peak / scale, time.perf_counter() - t0, text[-2000:]
 
@@ -97,8 +104,14 @@ def run_overrides(dataset_id: str, shapes: object, threads: int) -> list[str]:
     ]
 
 
-def measure_rss(dataset_id: str, shapes_name: str, threads: int, device: str,
-                timeout: float = 1200.0, overrides: tuple[str, ...] = ()) -> RssResult:
+def measure_rss(
+    dataset_id: str,
+    shapes_name: str,
+    threads: int,
+    device: str,
+    timeout: float = 1200.0,
+    overrides: tuple[str, ...] = (),
+) -> RssResult:
     """Peak RSS of a short real ``compose run`` of MOPO (fallback: the probe below)."""
     from compose.bench.harness import SHAPES
 
@@ -110,20 +123,45 @@ def measure_rss(dataset_id: str, shapes_name: str, threads: int, device: str,
     # rollout and the buffers dominate) in case the model phase fails with it.
     for extra, label in (((), ""), (("dynamics.spectral_norm=false",), ", spectral_norm off")):
         with tempfile.TemporaryDirectory(prefix="compose-bench-") as tmp:
-            cmd = [sys.executable, "-m", "compose.cli", "run", "mopo", "--no-track",
-                   "--run-dir", str(Path(tmp) / "run"), "--device", device]
+            cmd = [
+                sys.executable,
+                "-m",
+                "compose.cli",
+                "run",
+                "mopo",
+                "--no-track",
+                "--run-dir",
+                str(Path(tmp) / "run"),
+                "--device",
+                device,
+            ]
             for o in [*run_overrides(dataset_id, shapes, threads), *overrides, *extra]:
                 cmd += ["--set", o]
             rc, mib, secs, tail = _wait_rss(cmd, timeout, env)
         total += secs
         if rc == 0:
             why = f"; earlier: {'; '.join(failures)}" if failures else ""
-            return RssResult(mib, "compose run recipes/mopo.yaml (short: "
-                             f"{shapes.rss_steps} steps, 1 rollout round{label}){why}", total)
+            return RssResult(
+                mib,
+                "compose run recipes/mopo.yaml (short: "
+                f"{shapes.rss_steps} steps, 1 rollout round{label}){why}",
+                total,
+            )
         last = " | ".join(tail.strip().splitlines()[-2:])
         failures.append(f"compose run{label} failed (exit {rc}: {last[-300:]})")
-    probe = [sys.executable, "-m", "compose.bench.rss", "--dataset", dataset_id,
-             "--shapes", shapes_name, "--threads", str(threads), "--device", device]
+    probe = [
+        sys.executable,
+        "-m",
+        "compose.bench.rss",
+        "--dataset",
+        dataset_id,
+        "--shapes",
+        shapes_name,
+        "--threads",
+        str(threads),
+        "--device",
+        device,
+    ]
     rc2, mib2, secs2, tail2 = _wait_rss(probe, timeout, env)
     total += secs2
     why = "; ".join(failures)

@@ -142,8 +142,12 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
             "load_avg_before": load_before,
         },
         "settings": {
-            "only": list(only), "quick": opts.quick, "steps_per_repeat": steps,
-            "repeats": repeats, "warmup": warmup, "shapes": shapes.name,
+            "only": list(only),
+            "quick": opts.quick,
+            "steps_per_repeat": steps,
+            "repeats": repeats,
+            "warmup": warmup,
+            "shapes": shapes.name,
             "overrides": list(opts.overrides),
         },
         "notes": [],
@@ -156,22 +160,40 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
 
         say(f"dataset {dataset_id} ({why})")
         loaded = load_minari(dataset_id, download=False)
-        result["dataset"] = {"id": dataset_id, "why": why, "transitions": len(loaded),
-                             "env_id": loaded.info.env_id}
+        result["dataset"] = {
+            "id": dataset_id,
+            "why": why,
+            "transitions": len(loaded),
+            "env_id": loaded.info.env_id,
+        }
         data = loaded.to(device) if needs_data else None
         del loaded
-    settings = cases.Settings(steps=steps, repeats=repeats, warmup=warmup, flops="f" in only,
-                              device=device, shapes=shapes, dataset_id=dataset_id,
-                              overrides=tuple(opts.overrides))
+    settings = cases.Settings(
+        steps=steps,
+        repeats=repeats,
+        warmup=warmup,
+        flops="f" in only,
+        device=device,
+        shapes=shapes,
+        dataset_id=dataset_id,
+        overrides=tuple(opts.overrides),
+    )
     samples: dict[str, Sample] = {}
     flops: dict[str, int] = {}
-    plan = [("a", "dynamics training", cases.case_dynamics), ("b", "MOPO update", cases.case_mopo),
-            ("c", "MOPO rollout", cases.case_rollout), ("d", "MOBILE update", cases.case_mobile)]
+    plan = [
+        ("a", "dynamics training", cases.case_dynamics),
+        ("b", "MOPO update", cases.case_mopo),
+        ("c", "MOPO rollout", cases.case_rollout),
+        ("d", "MOBILE update", cases.case_mobile),
+    ]
     for letter, title, fn in plan:
         if letter not in only:
             continue
-        how = (f"{repeats} rounds of {shapes.rollout_starts} x {shapes.rollout_length}"
-               if letter == "c" else f"{repeats} x {steps} steps after {warmup} warm-up")
+        how = (
+            f"{repeats} rounds of {shapes.rollout_starts} x {shapes.rollout_length}"
+            if letter == "c"
+            else f"{repeats} x {steps} steps after {warmup} warm-up"
+        )
         say(f"({letter}) {title}: {how} (load {_load()})")
         t0 = time.perf_counter()
         res = fn(data, settings)
@@ -181,8 +203,11 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
                 f"dynamics with spectral norm failed: {res.info['spectral_norm_error']}"
             )
         flops.update(res.flops)
-        result["cases"][letter] = {"seconds": time.perf_counter() - t0, "load_avg": _load(),
-                                   **res.info}
+        result["cases"][letter] = {
+            "seconds": time.perf_counter() - t0,
+            "load_avg": _load(),
+            **res.info,
+        }
     if "mopo_update_1000" in samples and "mopo_rollout" in samples:
         samples["mopo_phase_1000"] = samples["mopo_update_1000"].plus(samples["mopo_rollout"])
     if "mobile_update_1000" in samples and "mopo_rollout" in samples:
@@ -197,8 +222,9 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> dict[st
         result["cases"]["g"] = {"seconds": time.perf_counter() - t0, "load_avg": _load()}
     if "e" in only:
         say(f"(e) peak RSS of a short MOPO run (child process, load {_load()})")
-        rss = measure_rss(dataset_id, shapes.name, opts.threads, opts.device,
-                          overrides=tuple(opts.overrides))
+        rss = measure_rss(
+            dataset_id, shapes.name, opts.threads, opts.device, overrides=tuple(opts.overrides)
+        )
         if rss.mib is not None:
             samples["peak_rss_mopo"] = Sample([rss.mib])
         result["cases"]["e"] = {"seconds": rss.seconds, "how": rss.how, "load_avg": _load()}

@@ -44,8 +44,9 @@ class SeedBatchHarness:
         self.k = len(harnesses)
         device = harnesses[0].parts.ctx.device
         self.generators = [torch.Generator(device=device).manual_seed(i) for i in range(self.k)]
-        self.step_fn = SeedBatchedStep([h.parts for h in harnesses], self.generators,
-                                       recipe.train.tau)
+        self.step_fn = SeedBatchedStep(
+            [h.parts for h in harnesses], self.generators, recipe.train.tau
+        )
         self.real = SeedBuffers([harnesses[0].real] * self.k)
         self.model = SeedBuffers([h.model for h in harnesses])
         self.n_real, self.n_model = harnesses[0].n_real, harnesses[0].n_model
@@ -74,50 +75,91 @@ def case_seeds(data: Any, s: Settings, ks: list[int], recipe_name: str = "mopo")
         return PolicyHarness(parts, recipe, s.shapes.batch, s.shapes.fill_starts)
 
     def timed(step: Any) -> Sample:
-        return time_repeats(step, steps=s.steps, repeats=s.repeats, warmup=s.warmup,
-                            device=s.device).scaled(1000.0)
+        return time_repeats(
+            step, steps=s.steps, repeats=s.repeats, warmup=s.warmup, device=s.device
+        ).scaled(1000.0)
 
     single = timed(harness(0).step)
-    rows: list[dict[str, Any]] = [{
-        "k": 1, "mode": "separate", "s_per_1000": single.median, "min": single.min,
-        "max": single.max, "cpu": single.to_json()["cpu_median"], "s_per_1000_per_seed": single.median,
-    }]
+    rows: list[dict[str, Any]] = [
+        {
+            "k": 1,
+            "mode": "separate",
+            "s_per_1000": single.median,
+            "min": single.min,
+            "max": single.max,
+            "cpu": single.to_json()["cpu_median"],
+            "s_per_1000_per_seed": single.median,
+        }
+    ]
     for k in ks:
         batched = timed(SeedBatchHarness([harness(i) for i in range(k)], recipe).step)
-        rows.append({
-            "k": k, "mode": "batched", "s_per_1000": batched.median, "min": batched.min,
-            "max": batched.max, "cpu": batched.to_json()["cpu_median"],
-            "s_per_1000_per_seed": batched.median / k,
-            "speedup_vs_separate": k * single.median / batched.median,
-        })
+        rows.append(
+            {
+                "k": k,
+                "mode": "batched",
+                "s_per_1000": batched.median,
+                "min": batched.min,
+                "max": batched.max,
+                "cpu": batched.to_json()["cpu_median"],
+                "s_per_1000_per_seed": batched.median / k,
+                "speedup_vs_separate": k * single.median / batched.median,
+            }
+        )
     return {"recipe": recipe_name, "batch": s.shapes.batch, "rows": rows}
 
 
-def bench_seeds(ks: list[int], recipe_name: str = "mopo", device: str = "cpu", steps: int = 100,
-                repeats: int = 3, warmup: int = 10, shapes: str = "reference") -> dict[str, Any]:
+def bench_seeds(
+    ks: list[int],
+    recipe_name: str = "mopo",
+    device: str = "cpu",
+    steps: int = 100,
+    repeats: int = 3,
+    warmup: int = 10,
+    shapes: str = "reference",
+) -> dict[str, Any]:
     """:func:`case_seeds` on the bench's default dataset, standalone."""
     dataset_id = choose_dataset(None)[0]
     dev = torch.device(device)
     from compose.data.loading import load_minari
 
     data = load_minari(dataset_id, download=False).to(dev)
-    settings = Settings(steps=steps, repeats=repeats, warmup=warmup, flops=False, device=dev,
-                        shapes=SHAPES[shapes], dataset_id=dataset_id)
-    return {**case_seeds(data, settings, ks, recipe_name), "device": str(dev),
-            "dataset": dataset_id, "steps_per_repeat": steps, "repeats": repeats}
+    settings = Settings(
+        steps=steps,
+        repeats=repeats,
+        warmup=warmup,
+        flops=False,
+        device=dev,
+        shapes=SHAPES[shapes],
+        dataset_id=dataset_id,
+    )
+    return {
+        **case_seeds(data, settings, ks, recipe_name),
+        "device": str(dev),
+        "dataset": dataset_id,
+        "steps_per_repeat": steps,
+        "repeats": repeats,
+    }
 
 
 def seeds_table(seeds: dict[str, Any]) -> Table:
     """The (g) rows: s per 1000 batched steps, per seed, and the speed-up over separate runs."""
-    table = Table(title=f"(g) {seeds['recipe']} update, batch {seeds['batch']}: K seeds as one "
-                  "batch vs K separate runs (speed-up > 1: batching pays)", title_justify="left")
+    table = Table(
+        title=f"(g) {seeds['recipe']} update, batch {seeds['batch']}: K seeds as one "
+        "batch vs K separate runs (speed-up > 1: batching pays)",
+        title_justify="left",
+    )
     for name in ("K", "mode", "s / 1000 steps", "cpu", "per seed", "vs K separate"):
         table.add_column(name, justify="right")
     for r in seeds["rows"]:
         speed = r.get("speedup_vs_separate")
-        table.add_row(str(r["k"]), r["mode"], fmt_range(r["s_per_1000"], r["min"], r["max"]),
-                      fmt_range(r.get("cpu"), None, None), fmt_range(r["s_per_1000_per_seed"], None, None),
-                      "" if speed is None else f"{speed:.2f}x")
+        table.add_row(
+            str(r["k"]),
+            r["mode"],
+            fmt_range(r["s_per_1000"], r["min"], r["max"]),
+            fmt_range(r.get("cpu"), None, None),
+            fmt_range(r["s_per_1000_per_seed"], None, None),
+            "" if speed is None else f"{speed:.2f}x",
+        )
     return table
 
 
@@ -134,8 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    out = bench_seeds(args.k, args.recipe, args.device, args.steps, args.repeats,
-                      shapes=args.shapes)
+    out = bench_seeds(
+        args.k, args.recipe, args.device, args.steps, args.repeats, shapes=args.shapes
+    )
     out["threads"] = args.threads
     Console().print(seeds_table(out))
     if args.json:

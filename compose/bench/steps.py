@@ -50,8 +50,13 @@ def vipo_model_step(parts: Any, batch: int) -> Callable[[int], None]:
     learner, dyn, data = parts.model_learner, parts.dynamics, parts.data
     holdout = 1000
     n_train = len(data) - holdout
-    cols = (data.obs[:n_train], data.actions[:n_train], data.next_obs[:n_train],
-            data.rewards.reshape(-1)[:n_train], data.terminals.reshape(-1).float()[:n_train])
+    cols = (
+        data.obs[:n_train],
+        data.actions[:n_train],
+        data.next_obs[:n_train],
+        data.rewards.reshape(-1)[:n_train],
+        data.terminals.reshape(-1).float()[:n_train],
+    )
     trainer = learner.trainer(dyn, cols)
     order = torch.rand(dyn.members, n_train, device=cols[0].device).argsort(dim=1)
     per_epoch = n_train // batch
@@ -124,26 +129,37 @@ def main(argv: list[str] | None = None) -> None:
             parts.dynamics.eval()
             parts.dynamics.termination = None
             ro = recipe.rollout
-            real = TransitionBuffer.from_tensors(data.obs, data.actions, data.rewards,
-                                                 data.next_obs, data.terminals.bool(), device)
-            buffer = TransitionBuffer(ro.batch_size * ro.length * ro.retain, parts.ctx.obs_dim,
-                                      parts.ctx.act_dim, device)
-            run = rollout_fn(parts, recipe, buffer, real, shapes.rollout_starts,
-                             shapes.rollout_length)
-            report("c_rollout", _cpu_ms(lambda _i, run=run: run(), 1, args.repeats, 1),
-                   "ms/round")
+            real = TransitionBuffer.from_tensors(
+                data.obs, data.actions, data.rewards, data.next_obs, data.terminals.bool(), device
+            )
+            buffer = TransitionBuffer(
+                ro.batch_size * ro.length * ro.retain, parts.ctx.obs_dim, parts.ctx.act_dim, device
+            )
+            run = rollout_fn(
+                parts, recipe, buffer, real, shapes.rollout_starts, shapes.rollout_length
+            )
+            report("c_rollout", _cpu_ms(lambda _i, run=run: run(), 1, args.repeats, 1), "ms/round")
         elif letter == "e":
             recipe = load_bench_recipe("vipo_mobile", dataset_id, shapes, extra)
             parts = make_parts(recipe, data, device)
             step = vipo_model_step(parts, recipe.model_learner.batch_size)
-            report("e_vipo_model", _cpu_ms(step, max(args.steps // 2, 10), args.repeats,
-                                           args.warmup))
+            report(
+                "e_vipo_model", _cpu_ms(step, max(args.steps // 2, 10), args.repeats, args.warmup)
+            )
         else:
             print(f"unknown case {letter!r}", file=sys.stderr)
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"threads": args.threads, "dataset": dataset_id, "overrides": extra,
-                       "results": results}, fh, indent=2)
+            json.dump(
+                {
+                    "threads": args.threads,
+                    "dataset": dataset_id,
+                    "overrides": extra,
+                    "results": results,
+                },
+                fh,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

@@ -53,11 +53,13 @@ class Sample:
 
     def scaled(self, factor: float, offset: float = 0.0) -> Sample:
         """Every repeat times ``factor`` plus ``offset`` (unit conversions, extrapolation)."""
-        return Sample([v * factor + offset for v in self.values],
-                      [v * factor + offset for v in self.cpu])
+        return Sample(
+            [v * factor + offset for v in self.values], [v * factor + offset for v in self.cpu]
+        )
 
     def plus(self, other: Sample) -> Sample:
         """Repeat-wise sum with ``other`` (the shorter one is cycled)."""
+
         def add(a: list[float], b: list[float]) -> list[float]:
             if not a or not b:
                 return []

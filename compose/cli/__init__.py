@@ -73,8 +73,10 @@ class _LazyGroup(click.Group):
         except Exception as exc:
             return _broken(name, exc)
         command = getattr(module, attr, None)
-        return command if isinstance(command, click.Command) else _broken(
-            name, AttributeError(f"{module_name} has no click command '{attr}'")
+        return (
+            command
+            if isinstance(command, click.Command)
+            else _broken(name, AttributeError(f"{module_name} has no click command '{attr}'"))
         )
 
 

@@ -41,8 +41,11 @@ def _extra_plugins() -> list[tuple[str, Any]]:
         try:
             out.append((name or module, importlib.import_module(module)))
         except Exception as exc:  # reported like any broken plugin, the others still load
-            click.echo(f"warning: plugin module '{module}' ({EXTRA_PLUGINS_ENV}) failed to import: "
-                       f"{type(exc).__name__}: {exc}", err=True)
+            click.echo(
+                f"warning: plugin module '{module}' ({EXTRA_PLUGINS_ENV}) failed to import: "
+                f"{type(exc).__name__}: {exc}",
+                err=True,
+            )
     return out
 
 

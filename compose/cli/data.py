@@ -94,12 +94,20 @@ def _train_until_medium(cfg: Any, command: str, max_minutes: float | None, out: 
 
     name = short_env_name(env_id_for(cfg.env)) or cfg.env
     with tempfile.TemporaryDirectory(prefix="compose-behavior-") as tmp:
-        train_sac(cfg, tmp, command=command, log=click.echo, max_minutes=max_minutes,
-                  stop_after_medium=True)
+        train_sac(
+            cfg,
+            tmp,
+            command=command,
+            log=click.echo,
+            max_minutes=max_minutes,
+            stop_after_medium=True,
+        )
         made = Path(tmp) / f"{name}_medium.pt"
         if not made.is_file():
-            click.echo(f"error: no medium policy after {cfg.total_steps} steps (target not reached)",
-                       err=True)
+            click.echo(
+                f"error: no medium policy after {cfg.total_steps} steps (target not reached)",
+                err=True,
+            )
             sys.exit(1)
         Path(out).mkdir(parents=True, exist_ok=True)
         shutil.copy2(made, Path(out) / made.name)
@@ -129,11 +137,17 @@ def list_cmd() -> None:
         )
     if not local:
         click.echo("  (empty)")
+
     def has(env: str, kinds: tuple[str, ...]) -> bool:
         return all((BEHAVIOR_DIR / f"{env}_{k}.pt").is_file() for k in kinds)
 
-    needs = {"random": (), "medium": ("medium",), "medium-replay": ("medium",),
-             "expert": ("expert",), "medium-expert": ("medium", "expert")}
+    needs = {
+        "random": (),
+        "medium": ("medium",),
+        "medium-replay": ("medium",),
+        "expert": ("expert",),
+        "medium-expert": ("medium", "expert"),
+    }
     makeable = [
         f"compose/{e}/{q}-v0"
         for e in ENV_IDS
@@ -201,7 +215,9 @@ def info_cmd(dataset_id: str, env_id: str | None) -> None:
 )
 @click.option("--seed", default=0, show_default=True)
 @click.option("--size", type=int, default=None, help="Transitions per behavior policy.")
-@click.option("--id", "dataset_id", default=None, help="Dataset id (default compose/ENV/QUALITY-v0).")
+@click.option(
+    "--id", "dataset_id", default=None, help="Dataset id (default compose/ENV/QUALITY-v0)."
+)
 @click.option("--policy-dir", default=None, help="Folder of <env>_<kind>.pt behavior policies.")
 def make_cmd(
     env: str,
@@ -219,8 +235,9 @@ def make_cmd(
 
     t0 = time.time()
     try:
-        made = make_dataset(env, quality, seed=seed, size=size, dataset_id=dataset_id,
-                            policy_dir=policy_dir)
+        made = make_dataset(
+            env, quality, seed=seed, size=size, dataset_id=dataset_id, policy_dir=policy_dir
+        )
     except DatasetError as exc:
         _fail(exc)
         return

@@ -24,7 +24,12 @@ def describe_field(name: str, info: FieldInfo) -> str:
     if node.kind == "slot" and node.slot is not None:
         kind = node.slot.kind + (f" for {node.slot.attach}" if node.slot.attach else "")
         text = f"{name}: {kind} component"
-    elif node.kind == "list" and node.item is not None and node.item.kind == "slot" and node.item.slot:
+    elif (
+        node.kind == "list"
+        and node.item is not None
+        and node.item.kind == "slot"
+        and node.item.slot
+    ):
         slot = node.item.slot
         text = f"{name}: list of {slot.kind}" + (f" for {slot.attach}" if slot.attach else "")
     else:
@@ -113,4 +118,3 @@ def plugins(ctx: click.Context) -> None:
         click.echo("errors: none")
     for text in loaded.warnings:
         click.echo(f"warning: {text}")
-

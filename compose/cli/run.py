@@ -37,21 +37,44 @@ _SEEDS_HELP = (
 @click.command(cls=_SeedsCommand)
 @click.argument("recipe", required=False)
 @click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help=_SET_HELP)
-@click.option("--steps", type=click.IntRange(min=0), help="Policy-phase gradient steps (train.steps).")
-@click.option("--quick", is_flag=True, help="Profile: a short run that fits a 2-core CPU (~25 min).")
-@click.option("--profile", "profile_name", metavar="NAME",
-              help="Run under a named profile (--quick is --profile quick); see the recipe's profiles:.")
-@click.option("--dry-run", is_flag=True,
-              help="Print the resolved recipe (profile and --set applied) and exit without training.")
+@click.option(
+    "--steps", type=click.IntRange(min=0), help="Policy-phase gradient steps (train.steps)."
+)
+@click.option(
+    "--quick", is_flag=True, help="Profile: a short run that fits a 2-core CPU (~25 min)."
+)
+@click.option(
+    "--profile",
+    "profile_name",
+    metavar="NAME",
+    help="Run under a named profile (--quick is --profile quick); see the recipe's profiles:.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print the resolved recipe (profile and --set applied) and exit without training.",
+)
 @click.option("--no-track", is_flag=True, help="Do not log to Aim.")
-@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Continue the run in RUN_DIR from its checkpoint (same Aim run).")
-@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Run directory (default: runs/<name>-<YYYYmmdd-HHMMSS>).")
-@click.option("--overwrite", is_flag=True,
-              help="Replace the run already in --run-dir (default: refuse to start over it).")
+@click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Continue the run in RUN_DIR from its checkpoint (same Aim run).",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Run directory (default: runs/<name>-<YYYYmmdd-HHMMSS>).",
+)
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="Replace the run already in --run-dir (default: refuse to start over it).",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="runtime.device.")
-@click.option("--seeds", "seeds", multiple=True, type=int, metavar="K | S1 S2 ...", help=_SEEDS_HELP)
+@click.option(
+    "--seeds", "seeds", multiple=True, type=int, metavar="K | S1 S2 ...", help=_SEEDS_HELP
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -110,17 +133,26 @@ def run(
         if profiled.applied:
             click.echo(f"{chosen} profile: --set " + " --set ".join(profiled.applied), err=True)
         if profiled.skipped:
-            click.echo(f"{chosen} profile: not applicable here: {', '.join(profiled.skipped)}", err=True)
+            click.echo(
+                f"{chosen} profile: not applicable here: {', '.join(profiled.skipped)}", err=True
+            )
         if profiled.recipe_entries:
-            click.echo(f"{chosen} profile (recipe's own): --set " + " --set ".join(profiled.recipe_entries),
-                       err=True)
+            click.echo(
+                f"{chosen} profile (recipe's own): --set "
+                + " --set ".join(profiled.recipe_entries),
+                err=True,
+            )
     if dry_run:
         click.echo(dump_resolved(loaded.resolved), nl=False)
         return
     target = run_target(loaded, resume_dir, run_dir)
     request = RunRequest(
-        profiled=profiled, target=target, seeds=seed_list, resume=resume_dir is not None,
-        overwrite=overwrite, track=not no_track,
+        profiled=profiled,
+        target=target,
+        seeds=seed_list,
+        resume=resume_dir is not None,
+        overwrite=overwrite,
+        track=not no_track,
     )
     _train(request)
 
@@ -150,7 +182,11 @@ def _train(request: Any) -> None:
         fail_recipe(exc.lines())
     # ComponentContractError: a plugin's component, not compose: bad input.
     except (
-        SeedBatchError, CheckpointMismatch, DatasetError, RunDirError, ComponentContractError
+        SeedBatchError,
+        CheckpointMismatch,
+        DatasetError,
+        RunDirError,
+        ComponentContractError,
     ) as exc:
         _fail(exc)
     except NonFiniteError as exc:
@@ -181,7 +217,8 @@ def _seed_list(seeds: tuple[int, ...], recipe_seed: int) -> list[int] | None:
         if seeds[0] < 1:
             raise click.BadParameter(
                 f"--seeds {seeds[0]}: one number is a count of seeds (>= 1); to run one "
-                "particular seed use --set seed=N", param_hint="--seeds",
+                "particular seed use --set seed=N",
+                param_hint="--seeds",
             )
         return list(range(recipe_seed, recipe_seed + seeds[0]))
     if len(set(seeds)) != len(seeds):

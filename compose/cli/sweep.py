@@ -68,37 +68,89 @@ def _is_spec_file(arg: str) -> bool:
 @sweep.command(name="run")
 @click.argument("targets", nargs=-1, required=True, metavar="SPEC.yaml | RECIPE...")
 @click.option("--seeds", "seeds", multiple=True, type=int, help="Seeds, e.g. --seeds 0 1 2.")
-@click.option("--grid", "grids", multiple=True, metavar="PATH=V1,V2",
-              help="A grid axis (repeatable); the runs are the cartesian product.")
-@click.option("--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override for every run.")
-@click.option("--dataset", "datasets", multiple=True, metavar="ID", help="Dataset ids (dataset.id), repeatable.")
+@click.option(
+    "--grid",
+    "grids",
+    multiple=True,
+    metavar="PATH=V1,V2",
+    help="A grid axis (repeatable); the runs are the cartesian product.",
+)
+@click.option(
+    "--set", "overrides", multiple=True, metavar="PATH=VALUE", help="Override for every run."
+)
+@click.option(
+    "--dataset",
+    "datasets",
+    multiple=True,
+    metavar="ID",
+    help="Dataset ids (dataset.id), repeatable.",
+)
 @click.option("--steps", type=click.IntRange(min=0), help="train.steps of every run.")
 @click.option("--quick", is_flag=True, help="compose run's quick profile for every run.")
-@click.option("--jobs", type=int, help="Runs at a time (default 1); threads per run = cores // jobs.")
-@click.option("--batch-seeds", is_flag=True,
-              help="Each grid point's seeds as one process, their policy phases batched "
-              "(compose run --seeds); for recipes whose components do not train themselves "
-              "during the policy phase.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Sweep directory (default runs/sweeps/<spec or recipe names>).")
-@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: a process pool on this machine; ray: a Ray cluster (see --address).")
-@click.option("--address", default="auto", show_default=True, metavar="auto|HOST:PORT|ray://HOST:PORT",
-              help="The Ray cluster (--engine ray): auto is the one `ray start` started here.")
-@click.option("--storage", type=click.Path(file_okay=False, path_type=Path),
-              help="--engine ray: a directory every node sees; it holds the sweep "
-              "(STORAGE/sweeps/NAME), the model cache (STORAGE/models) and the datasets "
-              "(STORAGE/datasets).")
-@click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
-              help="--engine ray: how often a run whose worker or node died is resumed elsewhere.")
+@click.option(
+    "--jobs", type=int, help="Runs at a time (default 1); threads per run = cores // jobs."
+)
+@click.option(
+    "--batch-seeds",
+    is_flag=True,
+    help="Each grid point's seeds as one process, their policy phases batched "
+    "(compose run --seeds); for recipes whose components do not train themselves "
+    "during the policy phase.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Sweep directory (default runs/sweeps/<spec or recipe names>).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: a process pool on this machine; ray: a Ray cluster (see --address).",
+)
+@click.option(
+    "--address",
+    default="auto",
+    show_default=True,
+    metavar="auto|HOST:PORT|ray://HOST:PORT",
+    help="The Ray cluster (--engine ray): auto is the one `ray start` started here.",
+)
+@click.option(
+    "--storage",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="--engine ray: a directory every node sees; it holds the sweep "
+    "(STORAGE/sweeps/NAME), the model cache (STORAGE/models) and the datasets "
+    "(STORAGE/datasets).",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="--engine ray: how often a run whose worker or node died is resumed elsewhere.",
+)
 @click.option("--no-track", is_flag=True, help="Do not log to Aim.")
 @click.option("--dry-run", is_flag=True, help="Validate and list the runs; run nothing.")
 @click.pass_context
 def run_cmd(
-    ctx: click.Context, targets: tuple[str, ...], seeds: tuple[int, ...], grids: tuple[str, ...],
-    overrides: tuple[str, ...], datasets: tuple[str, ...], steps: int | None, quick: bool,
-    jobs: int | None, batch_seeds: bool, out: Path | None, engine: str, address: str,
-    storage: Path | None, retries: int, no_track: bool, dry_run: bool,
+    ctx: click.Context,
+    targets: tuple[str, ...],
+    seeds: tuple[int, ...],
+    grids: tuple[str, ...],
+    overrides: tuple[str, ...],
+    datasets: tuple[str, ...],
+    steps: int | None,
+    quick: bool,
+    jobs: int | None,
+    batch_seeds: bool,
+    out: Path | None,
+    engine: str,
+    address: str,
+    storage: Path | None,
+    retries: int,
+    no_track: bool,
+    dry_run: bool,
 ) -> None:
     """Run a sweep: a SPEC.yaml file, or RECIPE names/paths crossed with --seeds and --grid."""
     from compose.sweep.local import cpu_cores, run_local, threads_per_run
@@ -114,20 +166,28 @@ def run_cmd(
     )
 
     if engine == "ray" and storage is None:
-        _fail(["--engine ray needs --storage DIR: a directory every node of the cluster sees "
-               "(a shared filesystem); it holds the run directories, the model cache and the "
-               "datasets (README: Running on a cluster)"])
+        _fail(
+            [
+                "--engine ray needs --storage DIR: a directory every node of the cluster sees "
+                "(a shared filesystem); it holds the run directories, the model cache and the "
+                "datasets (README: Running on a cluster)"
+            ]
+        )
     try:
         grid: dict[str, list[Any]] = dict(parse_grid_option(g) for g in grids)
         if len(targets) == 1 and _is_spec_file(targets[0]):
             spec = load_spec(Path(targets[0]))
             default_out = Path("runs/sweeps") / Path(targets[0]).stem
             if grid:
-                spec.entries = [SweepEntry(e.recipe, e.label, {**e.grid, **grid}, e.overrides, e.seeds)
-                                for e in spec.entries]
+                spec.entries = [
+                    SweepEntry(e.recipe, e.label, {**e.grid, **grid}, e.overrides, e.seeds)
+                    for e in spec.entries
+                ]
         else:
             stems = [Path(t).stem if t.endswith((".yaml", ".yml")) else t for t in targets]
-            spec = SweepSpec(entries=[SweepEntry(t, s, grid) for t, s in zip(targets, stems, strict=True)])
+            spec = SweepSpec(
+                entries=[SweepEntry(t, s, grid) for t, s in zip(targets, stems, strict=True)]
+            )
             default_out = Path("runs/sweeps") / "+".join(dict.fromkeys(stems))
     except SpecError as exc:
         _fail(exc.problems)
@@ -155,38 +215,67 @@ def run_cmd(
     if engine == "ray" and storage is not None:
         from compose.cli._sweep_ray import run_on_ray
 
-        outcome = run_on_ray(spec, plans, facts, planned_steps, target=target, storage=storage,
-                             address=address, retries=retries, track=not no_track,
-                             dry_run=dry_run, fail=_fail, write_plan=_write_plan)
+        outcome = run_on_ray(
+            spec,
+            plans,
+            facts,
+            planned_steps,
+            target=target,
+            storage=storage,
+            address=address,
+            retries=retries,
+            track=not no_track,
+            dry_run=dry_run,
+            fail=_fail,
+            write_plan=_write_plan,
+        )
         if outcome is None:  # --dry-run
             return
     else:
         cores = cpu_cores()
         threads = threads_per_run(spec.jobs, cores)
         if spec.jobs > cores:
-            click.echo(f"warning: --jobs {spec.jobs} > {cores} cores: each run gets 1 thread and "
-                       "the runs share cores", err=True)
-        click.echo(f"sweep: all valid; {spec.jobs} at a time, runtime.threads={threads} "
-                   f"({cores} cores)", err=True)
+            click.echo(
+                f"warning: --jobs {spec.jobs} > {cores} cores: each run gets 1 thread and "
+                "the runs share cores",
+                err=True,
+            )
+        click.echo(
+            f"sweep: all valid; {spec.jobs} at a time, runtime.threads={threads} ({cores} cores)",
+            err=True,
+        )
         if dry_run:
             for plan in plans:
-                click.echo(f"{plan.name}: {plan.recipe} " + " ".join(f"--set {o}" for o in plan.overrides))
+                click.echo(
+                    f"{plan.name}: {plan.recipe} " + " ".join(f"--set {o}" for o in plan.overrides)
+                )
             return
         target.mkdir(parents=True, exist_ok=True)
         _write_plan(target, spec, plans, track=not no_track)
-        outcome = run_local(spec, plans, jobs=spec.jobs, threads=threads, track=not no_track,
-                            planned_steps=planned_steps, echo=lambda s: click.echo(s, err=True))
+        outcome = run_local(
+            spec,
+            plans,
+            jobs=spec.jobs,
+            threads=threads,
+            track=not no_track,
+            planned_steps=planned_steps,
+            echo=lambda s: click.echo(s, err=True),
+        )
     counts = outcome.counts()
     click.echo("sweep: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v), err=True)
     _print_table(target, grouped=len(spec.seeds) > 1)
     if outcome.interrupted:
-        click.echo(f"interrupted; resume with the same command (sweep directory {target})", err=True)
+        click.echo(
+            f"interrupted; resume with the same command (sweep directory {target})", err=True
+        )
         raise SystemExit(130)
     if counts["failed"]:
         raise SystemExit(1)
 
 
-def _write_plan(out: Path, spec: Any, plans: list[Any], *, track: bool, engine: str = "local") -> None:
+def _write_plan(
+    out: Path, spec: Any, plans: list[Any], *, track: bool, engine: str = "local"
+) -> None:
     """``DIR/sweep.json``: the expanded runs (merged with earlier invocations by name)."""
     from compose.sweep.table import SWEEP_FILE, load_plan
 
@@ -231,9 +320,23 @@ def _print_table(out: Path, grouped: bool) -> list[dict[str, Any]]:
 
 @sweep.command(name="table")
 @click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="DIR")
-@click.option("--group", is_flag=True, help="One row per recipe/grid point: IQM [95% CI] of final and best score over seeds.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the rows as JSON.")
-@click.option("--md", "md_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a markdown table.")
+@click.option(
+    "--group",
+    is_flag=True,
+    help="One row per recipe/grid point: IQM [95% CI] of final and best score over seeds.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the rows as JSON.",
+)
+@click.option(
+    "--md",
+    "md_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a markdown table.",
+)
 def table_cmd(out: Path, group: bool, json_path: Path | None, md_path: Path | None) -> None:
     """One row per run of the sweep in DIR (status, normalized score, wall and phase times)."""
     from compose.sweep.table import to_markdown
@@ -249,14 +352,30 @@ def table_cmd(out: Path, group: bool, json_path: Path | None, md_path: Path | No
 
 @sweep.command(name="plot")
 @click.argument("out", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="DIR")
-@click.option("--metric", "metrics", multiple=True, required=True,
-              help="An Aim metric name (repeatable), e.g. critic_target/q_mean.")
-@click.option("--out", "png", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="The PNG file to write.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the series as JSON.")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    required=True,
+    help="An Aim metric name (repeatable), e.g. critic_target/q_mean.",
+)
+@click.option(
+    "--out",
+    "png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The PNG file to write.",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the series as JSON.",
+)
 @click.option("--repo", help="The Aim repo (default: the sweep's, from sweep.json, else DIR/aim).")
-def plot_cmd(out: Path, metrics: tuple[str, ...], png: Path, json_path: Path | None, repo: str | None) -> None:
+def plot_cmd(
+    out: Path, metrics: tuple[str, ...], png: Path, json_path: Path | None, repo: str | None
+) -> None:
     """Plot metric series of every run in DIR (one line per run, one colour per grid point)."""
     from compose.sweep.plot import plot_metrics
 

@@ -126,10 +126,17 @@ def collect(
                 t_env[i] = t = t + 1
                 trunc = t >= max_steps and not term
                 if term or trunc:
-                    episodes.append(_Episode(
-                        int(ep_start[i]), i, buf_obs[i, : t + 1].copy(), buf_act[i, :t].copy(),
-                        buf_rew[i, :t].copy(), bool(term), bool(trunc),
-                    ))
+                    episodes.append(
+                        _Episode(
+                            int(ep_start[i]),
+                            i,
+                            buf_obs[i, : t + 1].copy(),
+                            buf_act[i, :t].copy(),
+                            buf_rew[i, :t].copy(),
+                            bool(term),
+                            bool(trunc),
+                        )
+                    )
                     if full:
                         continue  # budget reached: no new episode in this env
                     buf_obs[i, 0] = envs[i].reset()[0]
@@ -141,10 +148,17 @@ def collect(
             if full:  # drain: stop running episodes that the budget cuts anyway
                 for i in _beyond_budget(episodes, still, ep_start, t_env, n_transitions):
                     t = t_env[i]
-                    episodes.append(_Episode(
-                        int(ep_start[i]), i, buf_obs[i, : t + 1].copy(),
-                        buf_act[i, :t].copy(), buf_rew[i, :t].copy(), False, False,
-                    ))
+                    episodes.append(
+                        _Episode(
+                            int(ep_start[i]),
+                            i,
+                            buf_obs[i, : t + 1].copy(),
+                            buf_act[i, :t].copy(),
+                            buf_rew[i, :t].copy(),
+                            False,
+                            False,
+                        )
+                    )
                     still.remove(i)
             active = still
             if progress is not None and done_now:
@@ -156,7 +170,10 @@ def collect(
 
 
 def _beyond_budget(
-    episodes: list[_Episode], running: list[int], ep_start: np.ndarray, t_env: np.ndarray,
+    episodes: list[_Episode],
+    running: list[int],
+    ep_start: np.ndarray,
+    t_env: np.ndarray,
     n: int,
 ) -> list[int]:
     """Envs whose running episode already has every step the budget will keep of it.
@@ -189,9 +206,15 @@ def _assemble(
         total += len(ep.rewards)
     if not kept:
         empty = np.zeros((0, do))
-        return TransitionArrays(empty, np.zeros((0, da), np.float32), np.zeros(0), empty,
-                                np.zeros(0, np.float32), np.zeros(0, np.float32),
-                                np.zeros(0, bool)), np.zeros(0)
+        return TransitionArrays(
+            empty,
+            np.zeros((0, da), np.float32),
+            np.zeros(0),
+            empty,
+            np.zeros(0, np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, bool),
+        ), np.zeros(0)
     lengths = np.array([len(e.rewards) for e in kept])
     lengths[-1] -= total - n  # the budget cuts the last kept episode
     ends = np.cumsum(lengths)
@@ -223,9 +246,18 @@ def _assemble(
 def concat(parts: list[TransitionArrays]) -> TransitionArrays:
     """Concatenate transition sets (each starts a fresh episode)."""
     return TransitionArrays(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in (
-            "obs", "actions", "rewards", "next_obs", "terminals", "timeouts", "episode_starts"
-        ))
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in (
+                "obs",
+                "actions",
+                "rewards",
+                "next_obs",
+                "terminals",
+                "timeouts",
+                "episode_starts",
+            )
+        )
     )
 
 
@@ -253,13 +285,24 @@ def load_behavior(env: str, kind: str, policy_dir: Path) -> tuple[dict[str, Any]
 
 
 def _behavior_record(ckpt: dict[str, Any], path: Path) -> dict[str, Any]:
-    keys = ("kind", "env_steps", "eval_return", "normalized_score", "train_seconds", "command",
-            "below_target")
+    keys = (
+        "kind",
+        "env_steps",
+        "eval_return",
+        "normalized_score",
+        "train_seconds",
+        "command",
+        "below_target",
+    )
     return {"checkpoint": path.name, **{k: ckpt["meta"].get(k) for k in keys}}
 
 
 def make_arrays(
-    env: str, quality: str, seed: int, size: int, policy_dir: Path,
+    env: str,
+    quality: str,
+    seed: int,
+    size: int,
+    policy_dir: Path,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[TransitionArrays, np.ndarray, list[dict[str, Any]]]:
     """Collect one quality's transitions; returns (arrays, episode returns, behavior records)."""
@@ -295,14 +338,20 @@ def make_arrays(
         policies: list[dict[str, Any] | None] = [None] + [
             snaps[max(k - 2, 0)]["state_dict"] for k in range(1, len(seg_bounds) - 1)
         ]
-        sizes = [int(round(size * (b - a) / total)) for a, b in zip(seg_bounds, seg_bounds[1:], strict=False)]
+        sizes = [
+            int(round(size * (b - a) / total))
+            for a, b in zip(seg_bounds, seg_bounds[1:], strict=False)
+        ]
         sizes[-1] += size - sum(sizes)
         for k, n in enumerate(sizes):
             if n <= 0:
                 continue
             sd = policies[k]
-            fn = None if sd is None else _policy_fn(
-                {key: v.float() for key, v in sd.items()}, ckpt["config"], seed + k)
+            fn = (
+                None
+                if sd is None
+                else _policy_fn({key: v.float() for key, v in sd.items()}, ckpt["config"], seed + k)
+            )
             a, r = collect(env_id, fn, n, seed + k, progress)
             parts.append(a)
             rets.append(r)
@@ -349,8 +398,9 @@ def make_dataset(
         from compose.train.progress import RunProgress
 
         done = [0]
-        with RunProgress(Console(stderr=True), total, 0, f"making {dataset_id}",
-                         unit="transitions") as bar:
+        with RunProgress(
+            Console(stderr=True), total, 0, f"making {dataset_id}", unit="transitions"
+        ) as bar:
 
             def advance(n: int) -> None:
                 done[0] += n
@@ -392,12 +442,19 @@ def make_dataset(
         "behavior_return_mean": behavior_mean,
         "behavior_episodes_completed": int(len(rets)),
         "command": "compose data " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        if "data" in sys.argv else f"make_dataset({env!r}, {quality!r}, seed={seed}, size={size})",
+        if "data" in sys.argv
+        else f"make_dataset({env!r}, {quality!r}, seed={seed}, size={size})",
         "compose_version": version,
         "collect_seconds": round(time.time() - t0, 1),
     }
     minari_io.write_minari(
-        dataset_id, arrays, env_id_for(env), ref.min_score, ref.max_score,
-        description=provenance, algorithm_name=f"compose-sac-{quality}", extra_metadata=meta,
+        dataset_id,
+        arrays,
+        env_id_for(env),
+        ref.min_score,
+        ref.max_score,
+        description=provenance,
+        algorithm_name=f"compose-sac-{quality}",
+        extra_metadata=meta,
     )
     return dataset_id

@@ -36,9 +36,17 @@ def import_d4rl(path: str | Path, env_id: str, dataset_id: str | None = None) ->
         f"for {env_id}; its data is whatever that file holds"
     )
     minari_io.write_minari(
-        dataset_id, arrays, env_id, ref_min, ref_max,
-        description=provenance, algorithm_name="d4rl-import",
-        extra_metadata={"provenance": provenance, "source_file": str(path.resolve()),
-                        "ref_source": ref_source},
+        dataset_id,
+        arrays,
+        env_id,
+        ref_min,
+        ref_max,
+        description=provenance,
+        algorithm_name="d4rl-import",
+        extra_metadata={
+            "provenance": provenance,
+            "source_file": str(path.resolve()),
+            "ref_source": ref_source,
+        },
     )
     return dataset_id

@@ -44,7 +44,9 @@ def env_spaces(env_id: str, dataset: str) -> tuple[tuple[int, ...], np.ndarray, 
         env.close()
 
 
-def reference_scores(env_id: str, meta: dict[str, Any]) -> tuple[float | None, float | None, str | None]:
+def reference_scores(
+    env_id: str, meta: dict[str, Any]
+) -> tuple[float | None, float | None, str | None]:
     """D4RL refs for the locomotion tasks, else the dataset metadata's ref scores, else None."""
     ref = d4rl_ref_scores(env_id)
     if ref is not None:

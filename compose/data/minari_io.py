@@ -44,9 +44,7 @@ def list_local() -> list[str]:
     root = store_root()
     if not root.is_dir():
         return []
-    return sorted(
-        str(p.parent.parent.relative_to(root)) for p in root.rglob("data/main_data.hdf5")
-    )
+    return sorted(str(p.parent.parent.relative_to(root)) for p in root.rglob("data/main_data.hdf5"))
 
 
 def read_metadata(dataset_id: str) -> dict[str, Any]:
@@ -135,8 +133,9 @@ def _read_hdf5(dataset_id: str, path: Path) -> TransitionArrays:
             trunc.append(g["truncations"][()])
     if not keys:
         empty = np.zeros((0, 0), dtype=np.float32)
-        return TransitionArrays(empty, empty, np.zeros(0), empty, np.zeros(0), np.zeros(0),
-                                np.zeros(0, dtype=bool))
+        return TransitionArrays(
+            empty, empty, np.zeros(0), empty, np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+        )
     lengths = np.array([len(r) for r in rew])
     starts = np.zeros(int(lengths.sum()), dtype=bool)
     starts[np.concatenate([[0], np.cumsum(lengths)[:-1]])[lengths > 0]] = True
@@ -198,16 +197,32 @@ def write_minari(
     with warnings.catch_warnings():
         # Minari nags about missing code_permalink / author_email; we have neither to give.
         warnings.filterwarnings("ignore", message=".*(code_permalink|author_email).*")
-        dataset = _create(minari, dataset_id, buffers, spec, algorithm_name, description,
-                          ref_min_score, ref_max_score)
+        dataset = _create(
+            minari,
+            dataset_id,
+            buffers,
+            spec,
+            algorithm_name,
+            description,
+            ref_min_score,
+            ref_max_score,
+        )
     dataset.storage.update_metadata(
         {"compose": json.loads(json.dumps(extra_metadata, default=str))}
     )
     return dataset_dir(dataset_id)
 
 
-def _create(minari: Any, dataset_id: str, buffers: list[Any], spec: Any, algorithm_name: str,
-            description: str, ref_min_score: float | None, ref_max_score: float | None) -> Any:
+def _create(
+    minari: Any,
+    dataset_id: str,
+    buffers: list[Any],
+    spec: Any,
+    algorithm_name: str,
+    description: str,
+    ref_min_score: float | None,
+    ref_max_score: float | None,
+) -> Any:
     return minari.create_dataset_from_buffers(
         dataset_id=dataset_id,
         buffer=buffers,

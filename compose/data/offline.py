@@ -88,8 +88,13 @@ def describe_returns(arrays: TransitionArrays) -> dict[str, Any]:
     """Episode count and return statistics for DatasetInfo."""
     rets = arrays.episode_returns()
     if len(rets) == 0:
-        return {"n_episodes": 0, "return_mean": 0.0, "return_std": 0.0,
-                "return_min": 0.0, "return_max": 0.0}
+        return {
+            "n_episodes": 0,
+            "return_mean": 0.0,
+            "return_std": 0.0,
+            "return_min": 0.0,
+            "return_max": 0.0,
+        }
     return {
         "n_episodes": int(len(rets)),
         "return_mean": float(rets.mean()),

@@ -63,7 +63,6 @@ _FNS: dict[str, TerminationFn] = {
 }
 
 
-
 def termination_fn(env_id: str) -> TerminationFn:
     """The known termination function for a Gymnasium id (Hopper-v5) or short name (hopper)."""
     name = env_id if env_id in _FNS else short_env_name(env_id)

@@ -76,7 +76,9 @@ def _shaped(result: Any, args: tuple[Any, ...], _kw: dict[str, Any]) -> str | No
     if not _tensor(rewards) or (rows is not None and tuple(rewards.shape) != (rows,)):
         return f"returned rewards as {_shape(rewards)}; they must be {want}"
     if not isinstance(result.diagnostics, dict):
-        return f"returned diagnostics as {_what(result.diagnostics)}; they must be a dict of tensors"
+        return (
+            f"returned diagnostics as {_what(result.diagnostics)}; they must be a dict of tensors"
+        )
     if terminate is not None and (
         not _tensor(terminate) or tuple(terminate.shape) != tuple(rewards.shape)
     ):

@@ -27,7 +27,9 @@ class Dynamics(Component):
     elites: torch.Tensor
 
     @abstractmethod
-    def fit_normalizer(self, obs: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor) -> None:
+    def fit_normalizer(
+        self, obs: torch.Tensor, actions: torch.Tensor, targets: torch.Tensor
+    ) -> None:
         """Set input and target normalization from data (targets = [delta s, r])."""
 
     @abstractmethod

@@ -40,7 +40,9 @@ class Policy(Component):
         The default raises NotImplementedError: a policy without it is behavior-cloned by
         regression of a sampled action (``policy_pretrain.loss: mse``).
         """
-        raise NotImplementedError(f"{type(self).__name__} does not implement log_prob(obs, actions)")
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement log_prob(obs, actions)"
+        )
 
     @classmethod
     def implements_log_prob(cls) -> bool:

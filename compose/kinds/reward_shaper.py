@@ -31,6 +31,7 @@ class Shaped:
     diagnostics: dict[str, torch.Tensor] = field(default_factory=dict)
     terminate: torch.Tensor | None = None
 
+
 #: When a shaper's r~ is computed: ``rollout``, once, as rollouts enter the model buffer
 #: (:meth:`RewardShaper.shape`); ``sampling``, on the model rows of every policy batch
 #: drawn from the buffer, with the shaper's state at that step (:meth:`RewardShaper.shape_sampled`).

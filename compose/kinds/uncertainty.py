@@ -93,7 +93,11 @@ class MemberStatistic(Uncertainty):
     ) -> torch.Tensor:
         """u(s, a): shape [B]."""
         mean, std = member_outputs(
-            obs, actions, dynamics, prediction,
-            members=self.members, include_reward=self.include_reward,
+            obs,
+            actions,
+            dynamics,
+            prediction,
+            members=self.members,
+            include_reward=self.include_reward,
         )
         return self.statistic(mean, std)

@@ -190,7 +190,13 @@ def load_composed(composed: ComposedRecipe, overrides: Sequence[str] = ()) -> Lo
     apply_overrides(trial, parsed, model, registry, None)
     if table.data is not None:
         apply_per_dataset(
-            tree, table, _dataset_id(trial.data), copy.deepcopy(tree.data), model, registry, problems
+            tree,
+            table,
+            _dataset_id(trial.data),
+            copy.deepcopy(tree.data),
+            model,
+            registry,
+            problems,
         )
     apply_overrides(tree, parsed, model, registry, problems)
 

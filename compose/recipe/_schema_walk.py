@@ -58,9 +58,15 @@ def describe(annotation: Any, metadata: Sequence[Any] = ()) -> SNode:
     if origin in (list, tuple, set, frozenset) or (
         isinstance(origin, type) and issubclass(origin, Sequence) and origin is not str
     ):
-        return SNode("list", item=describe(args[0]) if args else SNode("scalar"), annotation=annotation)
+        return SNode(
+            "list", item=describe(args[0]) if args else SNode("scalar"), annotation=annotation
+        )
     if origin is dict or (isinstance(origin, type) and issubclass(origin, Mapping)):
-        return SNode("dict", item=describe(args[1]) if len(args) == 2 else SNode("scalar"), annotation=annotation)
+        return SNode(
+            "dict",
+            item=describe(args[1]) if len(args) == 2 else SNode("scalar"),
+            annotation=annotation,
+        )
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         if issubclass(annotation, ComponentConfig) and annotation is ComponentConfig:
             return SNode("scalar", annotation=annotation)
@@ -147,7 +153,8 @@ def walk(
                             else f"; fields: {', '.join(fields) or '(none)'}"
                         )
                         raise PathError(
-                            f"{slot.kind} '{config.component_name()}' has no field '{part}'{extra}", i
+                            f"{slot.kind} '{config.component_name()}' has no field '{part}'{extra}",
+                            i,
                         )
                     raise PathError(f"no {_slot_label(slot)} component has a field '{part}'", i)
                 node = field_node(owner, str(part))

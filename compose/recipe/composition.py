@@ -148,7 +148,9 @@ def find_recipe(ref: str, here: Path | None, search: Sequence[Path]) -> Path | s
         return found[0]
     plain = here / ref if here is not None else Path(ref)
     if not ref.endswith(SUFFIXES) and plain.is_file():
-        return f"'{ref}' is not a recipe: extends takes a .yaml/.yml file or a recipe name (like mopo)"
+        return (
+            f"'{ref}' is not a recipe: extends takes a .yaml/.yml file or a recipe name (like mopo)"
+        )
     folders = ([here] if here is not None else []) + [p for p in search if p != here]
     looked = ", ".join(_display(f) for f in folders if f.is_dir()) or "(no recipe folders)"
     sub = Path(ref).parent
@@ -199,7 +201,9 @@ def _compose(
             continue
         if found in chain or found == path:
             cycle = " -> ".join(p.name for p in (*chain, path, found))
-            problems.append(Problem(loc, where, f"extends cycle: {cycle}; remove one of these extends"))
+            problems.append(
+                Problem(loc, where, f"extends cycle: {cycle}; remove one of these extends")
+            )
             continue
         if len(chain) + 1 >= MAX_EXTENDS_DEPTH:
             problems.append(
@@ -235,7 +239,13 @@ def _replaced_slots(base: Any, over: Any, path: PathT = ()) -> dict[PathT, tuple
         below = base[key]
         tag = next((t for t in _TAGS if isinstance(below, dict) and t in below), None)
         if tag is not None:
-            new = value if isinstance(value, str) else value.get(tag) if isinstance(value, dict) else None
+            new = (
+                value
+                if isinstance(value, str)
+                else value.get(tag)
+                if isinstance(value, dict)
+                else None
+            )
             if isinstance(new, str) and new != below[tag]:
                 out[path + (key,)] = (str(below[tag]), new)
                 continue
@@ -262,7 +272,9 @@ def _drop_entries_of_replaced(parents: Tree, child: Tree) -> None:
                 continue
             for dotted in list(entry):
                 parts = tuple(_split(dotted))
-                hit = next((p for p in replaced if parts[: len(p)] == p and len(parts) > len(p)), None)
+                hit = next(
+                    (p for p in replaced if parts[: len(p)] == p and len(parts) > len(p)), None
+                )
                 if hit is None:
                     continue
                 del entry[dotted]
@@ -275,7 +287,9 @@ def _drop_entries_of_replaced(parents: Tree, child: Tree) -> None:
         for hit, items in dropped.items():
             old, new = replaced[hit]
             at = f" (one at {first[hit]})" if hit in first else ""
-            shown = "; ".join(items[:3]) + (f"; and {len(items) - 3} more" if len(items) > 3 else "")
+            shown = "; ".join(items[:3]) + (
+                f"; and {len(items) - 3} more" if len(items) > 3 else ""
+            )
             warnings.warn(
                 f"{format_path(hit)}: this recipe replaces '{old}' with '{new}', so the "
                 f"{len(items)} {table} entr{'y' if len(items) == 1 else 'ies'} of its parents for "
@@ -434,7 +448,9 @@ def apply_overrides(
             except PathError as exc:
                 message = exc.message
             else:
-                message = _set(tree, ov.parts, nodes, ov.value, append=ov.append, origin=ov.location)
+                message = _set(
+                    tree, ov.parts, nodes, ov.value, append=ov.append, origin=ov.location
+                )
         if message is not None and problems is not None:
             problems.append(Problem(ov.location, ov.path, message))
 
@@ -469,7 +485,9 @@ def apply_per_dataset(
     root_loc = table.locs.get((), NodeLoc(Location())).value
     if not isinstance(table.data, dict):
         problems.append(
-            Problem(root_loc, "per_dataset", "expected a mapping of dataset id -> {dotted.path: value}")
+            Problem(
+                root_loc, "per_dataset", "expected a mapping of dataset id -> {dotted.path: value}"
+            )
         )
         return
     for ds, entry in table.data.items():

@@ -102,7 +102,11 @@ class _Builder:
     def build(self, node: Node, path: PathT) -> Any:
         tag = node.tag or ""
         if tag.startswith(f"{_CORE}python/") or tag.startswith("!!python/"):
-            self.error(node, path, f"python tag '{_short(tag)}' is not allowed; recipes hold plain data only")
+            self.error(
+                node,
+                path,
+                f"python tag '{_short(tag)}' is not allowed; recipes hold plain data only",
+            )
             return None
         if isinstance(node, MappingNode):
             if tag != f"{_CORE}map":
@@ -138,7 +142,9 @@ class _Builder:
         seen: dict[str, Node] = {}
         for key_node, value_node in node.value:
             if key_node.tag == f"{_CORE}merge":
-                self.error(key_node, path, "YAML merge keys ('<<') are not supported; use 'extends:'")
+                self.error(
+                    key_node, path, "YAML merge keys ('<<') are not supported; use 'extends:'"
+                )
                 continue
             if not isinstance(key_node, ScalarNode) or key_node.tag not in _SCALAR_TAGS:
                 self.error(key_node, path, "a mapping key must be a plain string")
@@ -290,7 +296,9 @@ def load_file(path: Path) -> Tree:
         with path.open("rb") as stream:
             raw = stream.read(MAX_BYTES + 1)
     except OSError as exc:
-        raise RecipeError([Problem(Location(path), "", f"cannot read recipe: {exc.strerror}")]) from None
+        raise RecipeError(
+            [Problem(Location(path), "", f"cannot read recipe: {exc.strerror}")]
+        ) from None
     if len(raw) > MAX_BYTES:
         raise RecipeError(
             [
@@ -309,7 +317,13 @@ def load_file(path: Path) -> Tree:
     tree = load_text(text, path)
     if tree.data is None:
         raise RecipeError(
-            [Problem(Location(path), "", "recipe is empty; a recipe is a mapping such as 'name: my-run'")]
+            [
+                Problem(
+                    Location(path),
+                    "",
+                    "recipe is empty; a recipe is a mapping such as 'name: my-run'",
+                )
+            ]
         )
     if not isinstance(tree.data, dict):
         kind = "a list" if isinstance(tree.data, list) else f"a {type(tree.data).__name__}"

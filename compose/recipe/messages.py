@@ -106,7 +106,13 @@ class _Mapper:
 
             sub: Any = self.data
             for p in path:
-                sub = sub.get(p) if isinstance(sub, dict) else sub[p] if isinstance(sub, list) else None
+                sub = (
+                    sub.get(p)
+                    if isinstance(sub, dict)
+                    else sub[p]
+                    if isinstance(sub, list)
+                    else None
+                )
             config = slot_config(node.slot, sub, self.registry)
             if config is not None:
                 tag = KINDS[node.slot.kind].tag
@@ -128,7 +134,12 @@ class _Mapper:
         if kind == "missing":
             expected = self.expected_type(path)
             what = f" ({expected})" if expected else ""
-            return f"required field is missing; add '{path[-1]}:'{what}" if path else "required field is missing", True
+            return (
+                f"required field is missing; add '{path[-1]}:'{what}"
+                if path
+                else "required field is missing",
+                True,
+            )
         if kind == "extra_forbidden":
             name = str(path[-1]) if path else "?"
             fields = self.fields_at(path[:-1])

@@ -130,7 +130,9 @@ class EvalSection(Section):
 
     every: PositiveInt = 10_000
     episodes: PositiveInt = 10
-    final_episodes: PositiveInt | None = Field(None, description="episodes at the end; default: episodes")
+    final_episodes: PositiveInt | None = Field(
+        None, description="episodes at the end; default: episodes"
+    )
 
 
 class CheckpointSection(Section):

@@ -35,8 +35,15 @@ from compose.sweep.spec import RunPlan, SweepSpec
 from compose.train.run_dir import RunDir
 
 __all__ = [
-    "Action", "SweepOutcome", "Unit", "cpu_cores", "decide", "decide_unit", "run_local",
-    "threads_per_run", "units_of",
+    "Action",
+    "SweepOutcome",
+    "Unit",
+    "cpu_cores",
+    "decide",
+    "decide_unit",
+    "run_local",
+    "threads_per_run",
+    "units_of",
 ]
 
 RUN_RECORD = "sweep_run.json"
@@ -118,12 +125,18 @@ def decide_unit(unit: Unit, steps: dict[str, int]) -> Action:
     if all(a.kind == "skip" for a in actions):
         return Action("skip", ", ".join(dict.fromkeys(a.reason for a in actions)))
     if all(RunDir(p.run_dir).has_checkpoint() for p in unit.plans):
-        return Action("resume", ", ".join(dict.fromkeys(a.reason for a in actions if a.kind != "skip")))
+        return Action(
+            "resume", ", ".join(dict.fromkeys(a.reason for a in actions if a.kind != "skip"))
+        )
     return Action("start", "new")
 
 
 def build_command(
-    spec: SweepSpec, unit: Unit, action: Action, threads: int, track: bool,
+    spec: SweepSpec,
+    unit: Unit,
+    action: Action,
+    threads: int,
+    track: bool,
     planned_steps: int | None,
 ) -> list[str]:
     """The ``compose run`` command line of one unit (a run, or a batch of seeds)."""
@@ -225,17 +238,26 @@ def run_local(
         unit.run_dir.mkdir(parents=True, exist_ok=True)
         cmd = build_command(spec, unit, action, threads, track, steps.get(unit.plans[0].name))
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        record: dict[str, Any] = {"command": cmd, "action": action.kind, "reason": action.reason,
-                                  "threads": threads, "started": time.time()}
-        echo(f"{action.kind:6} {unit.name}" + (f" ({action.reason})" if action.kind == "resume" else ""))
+        record: dict[str, Any] = {
+            "command": cmd,
+            "action": action.kind,
+            "reason": action.reason,
+            "threads": threads,
+            "started": time.time(),
+        }
+        echo(
+            f"{action.kind:6} {unit.name}"
+            + (f" ({action.reason})" if action.kind == "resume" else "")
+        )
         with open(unit.run_dir / RUN_LOG, "ab") as log:
             log.write(f"\n$ {' '.join(cmd)}\n".encode())
             log.flush()
             with lock:
                 if stop.is_set():
                     return None
-                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                        start_new_session=True)
+                proc = subprocess.Popen(
+                    cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                )
                 live[unit.name] = proc
             code = proc.wait()
         with lock:
@@ -267,7 +289,9 @@ def run_local(
 
 
 def _stop_all(
-    stop: threading.Event, lock: threading.Lock, live: dict[str, subprocess.Popen[bytes]],
+    stop: threading.Event,
+    lock: threading.Lock,
+    live: dict[str, subprocess.Popen[bytes]],
     echo: Callable[[str], None],
 ) -> None:
     """Ask every live run to checkpoint and stop (SIGINT); start no new run."""
@@ -277,8 +301,10 @@ def _stop_all(
                 proc.send_signal(signal.SIGINT)
         return
     stop.set()
-    echo("interrupt: asking the running runs to save a checkpoint and stop; "
-         "re-run the same sweep command to resume")
+    echo(
+        "interrupt: asking the running runs to save a checkpoint and stop; "
+        "re-run the same sweep command to resume"
+    )
     with lock:
         for proc in live.values():
             proc.send_signal(signal.SIGINT)

@@ -17,7 +17,9 @@ from compose.sweep.table import collect_rows, grid_text
 __all__ = ["plot_metrics", "read_series"]
 
 
-def read_series(repo_dir: Path | str, run_hash: str, names: list[str]) -> dict[str, tuple[list[int], list[float]]]:
+def read_series(
+    repo_dir: Path | str, run_hash: str, names: list[str]
+) -> dict[str, tuple[list[int], list[float]]]:
     """``{metric: (steps, values)}`` of one Aim run (missing metrics are left out)."""
     import aim
     from aim.sdk.index_manager import RepoIndexManager
@@ -60,7 +62,9 @@ def plot_metrics(
     try:
         import matplotlib
     except ImportError as exc:  # pragma: no cover - the extra is installed in the project venv
-        raise RuntimeError("compose sweep plot needs matplotlib: pip install 'compose-rl[plots]'") from exc
+        raise RuntimeError(
+            "compose sweep plot needs matplotlib: pip install 'compose-rl[plots]'"
+        ) from exc
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -71,7 +75,9 @@ def plot_metrics(
     missing: list[str] = []
     for row in rows:
         if not row["aim_run_hash"]:
-            missing.append(f"{row['name']}: no Aim run hash (status {row['status']}, or --no-track)")
+            missing.append(
+                f"{row['name']}: no Aim run hash (status {row['status']}, or --no-track)"
+            )
             continue
         try:
             series = read_series(repo_dir, row["aim_run_hash"], metrics)
@@ -85,7 +91,10 @@ def plot_metrics(
         data.append({"name": row["name"], "group": group, "seed": row["seed"], "series": series})
 
     groups = sorted({d["group"] for d in data})
-    colours = {g: plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")(i % 20) for i, g in enumerate(groups)}
+    colours = {
+        g: plt.get_cmap("tab10" if len(groups) <= 10 else "tab20")(i % 20)
+        for i, g in enumerate(groups)
+    }
     fig, axes = plt.subplots(len(metrics), 1, figsize=(8, 3.2 * len(metrics)), squeeze=False)
     for ax, name in zip(axes[:, 0], metrics, strict=True):
         labelled: set[str] = set()

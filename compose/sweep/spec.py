@@ -117,7 +117,10 @@ def grid_key(grid: dict[str, Any]) -> str:
     """``leaf=value`` per grid path joined by ``_`` (full dotted paths when leaves clash)."""
     leaves = [p.rsplit(".", 1)[-1] for p in grid]
     use_full = len(set(leaves)) != len(leaves)
-    parts = [f"{p if use_full else leaf}={_value_text(v)}" for (p, v), leaf in zip(grid.items(), leaves, strict=True)]
+    parts = [
+        f"{p if use_full else leaf}={_value_text(v)}"
+        for (p, v), leaf in zip(grid.items(), leaves, strict=True)
+    ]
     return _slug("_".join(parts))
 
 
@@ -154,7 +157,16 @@ def load_spec(path: Path) -> SweepSpec:
 
 
 _TOP_KEYS = {
-    "out", "seeds", "datasets", "steps", "quick", "jobs", "set", "recipes", "grid", "runs",
+    "out",
+    "seeds",
+    "datasets",
+    "steps",
+    "quick",
+    "jobs",
+    "set",
+    "recipes",
+    "grid",
+    "runs",
     "batch_seeds",
 }
 _ENTRY_KEYS = {"recipe", "label", "grid", "set", "seeds"}
@@ -192,9 +204,7 @@ def spec_from_dict(data: Any, where: str = "spec") -> SweepSpec:
     for key in sorted(set(data) - _TOP_KEYS):
         problems.append(f"{where}: unknown key '{key}'; allowed: {', '.join(sorted(_TOP_KEYS))}")
     top_grid = _grid(data.get("grid"), where, problems)
-    entries = [
-        SweepEntry(str(r), _label_of(str(r)), top_grid) for r in (data.get("recipes") or [])
-    ]
+    entries = [SweepEntry(str(r), _label_of(str(r)), top_grid) for r in (data.get("recipes") or [])]
     for i, item in enumerate(data.get("runs") or []):
         at = f"{where}: runs[{i}]"
         if isinstance(item, str):
@@ -207,18 +217,21 @@ def spec_from_dict(data: Any, where: str = "spec") -> SweepSpec:
         recipe = str(item["recipe"])
         own_seeds = item.get("seeds")
         if own_seeds is not None and (
-            not isinstance(own_seeds, list) or not own_seeds
+            not isinstance(own_seeds, list)
+            or not own_seeds
             or not all(isinstance(x, int) for x in own_seeds)
         ):
             problems.append(f"{at}: seeds must be a non-empty list of integers")
             own_seeds = None
-        entries.append(SweepEntry(
-            recipe,
-            str(item.get("label") or _label_of(recipe)),
-            {**top_grid, **_grid(item.get("grid"), at, problems)},
-            tuple(_strings(item.get("set"), at, problems)),
-            tuple(own_seeds) if own_seeds else None,
-        ))
+        entries.append(
+            SweepEntry(
+                recipe,
+                str(item.get("label") or _label_of(recipe)),
+                {**top_grid, **_grid(item.get("grid"), at, problems)},
+                tuple(_strings(item.get("set"), at, problems)),
+                tuple(own_seeds) if own_seeds else None,
+            )
+        )
     if not entries:
         problems.append(f"{where}: no runs: give 'recipes: [...]' and/or 'runs: [...]'")
     seeds = data.get("seeds", [0])
@@ -254,8 +267,10 @@ def check_numbers(spec: SweepSpec) -> list[str]:
         problems.append(f"jobs must be an integer >= 1 (got {spec.jobs!r})")
     if spec.steps is not None and (not isinstance(spec.steps, int) or spec.steps < 0):
         problems.append(f"steps must be an integer >= 0 (got {spec.steps!r})")
-    labels = [(e.label, tuple(sorted((k, str(v)) for k, v in e.grid.items())), e.overrides)
-              for e in spec.entries]
+    labels = [
+        (e.label, tuple(sorted((k, str(v)) for k, v in e.grid.items())), e.overrides)
+        for e in spec.entries
+    ]
     seen: dict[str, tuple[Any, ...]] = {}
     for label, grid, overrides in labels:
         if label in seen and seen[label] != (grid, overrides):
@@ -296,8 +311,18 @@ def expand(spec: SweepSpec, out: Path) -> list[RunPlan]:
                     run_dir = out / name
                     if spec.batch_seeds:  # the batch's directory holds seed_<s>/ per seed
                         run_dir = out / "-".join([*parts[:-1], "seeds"]) / f"seed_{seed}"
-                    plans.append(RunPlan(name, entry.label, entry.recipe, seed, dataset, grid,
-                                         tuple(sets), run_dir))
+                    plans.append(
+                        RunPlan(
+                            name,
+                            entry.label,
+                            entry.recipe,
+                            seed,
+                            dataset,
+                            grid,
+                            tuple(sets),
+                            run_dir,
+                        )
+                    )
     return plans
 
 
@@ -310,7 +335,9 @@ def run_overrides(spec: SweepSpec, plan: RunPlan) -> list[str]:
 
 
 def validate(
-    spec: SweepSpec, plans: list[RunPlan], plugins: Any = None,
+    spec: SweepSpec,
+    plans: list[RunPlan],
+    plugins: Any = None,
     resolved: dict[str, dict[str, Any]] | None = None,
 ) -> tuple[list[str], dict[str, int]]:
     """Load every expanded recipe as ``compose run`` would.
@@ -327,7 +354,9 @@ def validate(
 
     problems: list[str] = []
     steps: dict[str, int] = {}
-    seen: dict[tuple[str, tuple[str, ...]], tuple[list[str], int | None, dict[str, Any] | None]] = {}
+    seen: dict[
+        tuple[str, tuple[str, ...]], tuple[list[str], int | None, dict[str, Any] | None]
+    ] = {}
     for plan in plans:
         extra = run_overrides(spec, plan)
         key = (plan.recipe, tuple(o for o in extra if not o.startswith("seed=")))
@@ -355,7 +384,9 @@ def validate(
         except RecipeError as exc:
             found = exc.lines()
         seen[key] = (found, n, facts)
-        where = plan.name if len(spec.seeds) == 1 else f"{plan.name.rsplit('-s', 1)[0]} (every seed)"
+        where = (
+            plan.name if len(spec.seeds) == 1 else f"{plan.name.rsplit('-s', 1)[0]} (every seed)"
+        )
         problems += [f"{where}: {p}" for p in found]
     return problems, steps
 

@@ -55,8 +55,10 @@ def _retried(run_dir: Path) -> list[str]:
             record = json.loads(record_file.read_text())
         except (OSError, ValueError):
             continue
-        return [f"{r.get('reason')}; resumed from step {r.get('from_step')}"
-                for r in record.get("retries") or []]
+        return [
+            f"{r.get('reason')}; resumed from step {r.get('from_step')}"
+            for r in record.get("retries") or []
+        ]
     return []
 
 
@@ -76,35 +78,45 @@ def collect_rows(out: Path) -> list[dict[str, Any]]:
     for child in sorted(out.iterdir()) if out.is_dir() else []:
         if child.name not in known and RunDir(child).summary.is_file():
             s = read_summary(child) or {}
-            plans.append({"name": child.name, "label": s.get("name", child.name),
-                          "recipe": s.get("name"), "seed": None, "grid": {},
-                          "dataset": s.get("dataset_id"), "run_dir": str(child)})
+            plans.append(
+                {
+                    "name": child.name,
+                    "label": s.get("name", child.name),
+                    "recipe": s.get("name"),
+                    "seed": None,
+                    "grid": {},
+                    "dataset": s.get("dataset_id"),
+                    "run_dir": str(child),
+                }
+            )
     rows = []
     for p in plans:
         run_dir = Path(p["run_dir"])
         s = read_summary(run_dir)
         sps = _num(s.get("steps_per_s")) if s else None
-        rows.append({
-            "name": p["name"],
-            "label": p["label"],
-            "recipe": p["recipe"],
-            "dataset": (s or {}).get("dataset_id") or p.get("dataset"),
-            "grid": p.get("grid") or {},
-            "seed": p.get("seed"),
-            "status": _status(run_dir, s),
-            "steps": (s or {}).get("steps"),
-            "score": _num((s or {}).get("final_normalized_score")),
-            "best": _best(s or {}),
-            "return": _num((s or {}).get("final_return")),
-            "wall_s": _num((s or {}).get("wall_time_s")),
-            "s_per_1k": 1000.0 / sps if sps else None,
-            "model_s": _num((s or {}).get("model_phase_s")),
-            "model_cached": bool(((s or {}).get("model_metrics") or {}).get("cached")),
-            "holdout_mse": _num(((s or {}).get("model_metrics") or {}).get("holdout_mse")),
-            "aim_run_hash": (s or {}).get("aim_run_hash"),
-            "run_dir": str(run_dir),
-            "retried": _retried(run_dir),
-        })
+        rows.append(
+            {
+                "name": p["name"],
+                "label": p["label"],
+                "recipe": p["recipe"],
+                "dataset": (s or {}).get("dataset_id") or p.get("dataset"),
+                "grid": p.get("grid") or {},
+                "seed": p.get("seed"),
+                "status": _status(run_dir, s),
+                "steps": (s or {}).get("steps"),
+                "score": _num((s or {}).get("final_normalized_score")),
+                "best": _best(s or {}),
+                "return": _num((s or {}).get("final_return")),
+                "wall_s": _num((s or {}).get("wall_time_s")),
+                "s_per_1k": 1000.0 / sps if sps else None,
+                "model_s": _num((s or {}).get("model_phase_s")),
+                "model_cached": bool(((s or {}).get("model_metrics") or {}).get("cached")),
+                "holdout_mse": _num(((s or {}).get("model_metrics") or {}).get("holdout_mse")),
+                "aim_run_hash": (s or {}).get("aim_run_hash"),
+                "run_dir": str(run_dir),
+                "retried": _retried(run_dir),
+            }
+        )
     return rows
 
 
@@ -132,7 +144,11 @@ def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
 
 def group_key(row: dict[str, Any]) -> tuple[Any, ...]:
     """Runs that differ only by seed share a key."""
-    return (row["label"], row["dataset"], tuple(sorted((k, json.dumps(v)) for k, v in row["grid"].items())))
+    return (
+        row["label"],
+        row["dataset"],
+        tuple(sorted((k, json.dumps(v)) for k, v in row["grid"].items())),
+    )
 
 
 def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -150,25 +166,27 @@ def group_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         score = _iqm([m["score"] for m in finished])
         best = _iqm([m.get("best") for m in finished])
         ret = _iqm([m["return"] for m in finished])
-        out.append({
-            "label": first["label"],
-            "recipe": first["recipe"],
-            "dataset": first["dataset"],
-            "grid": first["grid"],
-            "seeds": sorted(m["seed"] for m in members if m["seed"] is not None),
-            "n": len(members),
-            "n_finished": len(finished),
-            "status": ", ".join(f"{k} x{v}" for k, v in statuses.items()),
-            "score": None if score is None else score.to_json(),
-            "best": None if best is None else best.to_json(),
-            "return": None if ret is None else ret.to_json(),
-            "wall_s": _mean_std([m["wall_s"] for m in members])[0],
-            "s_per_1k": _mean_std([m["s_per_1k"] for m in members])[0],
-            "model_s": _mean_std([m["model_s"] for m in members if not m["model_cached"]])[0],
-            "model_cached": all(m["model_cached"] for m in members),
-            "holdout_mse": _mean_std([m["holdout_mse"] for m in members])[0],
-            "retried": [r for m in members for r in m.get("retried", [])],
-        })
+        out.append(
+            {
+                "label": first["label"],
+                "recipe": first["recipe"],
+                "dataset": first["dataset"],
+                "grid": first["grid"],
+                "seeds": sorted(m["seed"] for m in members if m["seed"] is not None),
+                "n": len(members),
+                "n_finished": len(finished),
+                "status": ", ".join(f"{k} x{v}" for k, v in statuses.items()),
+                "score": None if score is None else score.to_json(),
+                "best": None if best is None else best.to_json(),
+                "return": None if ret is None else ret.to_json(),
+                "wall_s": _mean_std([m["wall_s"] for m in members])[0],
+                "s_per_1k": _mean_std([m["s_per_1k"] for m in members])[0],
+                "model_s": _mean_std([m["model_s"] for m in members if not m["model_cached"]])[0],
+                "model_cached": all(m["model_cached"] for m in members),
+                "holdout_mse": _mean_std([m["holdout_mse"] for m in members])[0],
+                "retried": [r for m in members for r in m.get("retried", [])],
+            }
+        )
     return out
 
 
@@ -191,27 +209,76 @@ def _model_cell(row: dict[str, Any]) -> str:
 
 def grid_text(grid: dict[str, Any]) -> str:
     """``path=value`` pairs, short."""
-    return " ".join(f"{k}={json.dumps(v) if isinstance(v, (list, dict)) else v}" for k, v in grid.items()) or "-"
+    return (
+        " ".join(
+            f"{k}={json.dumps(v) if isinstance(v, (list, dict)) else v}" for k, v in grid.items()
+        )
+        or "-"
+    )
 
 
 def table_cells(rows: list[dict[str, Any]], grouped: bool) -> tuple[list[str], list[list[str]]]:
     """Header and string cells of the table (shared by the terminal and markdown forms)."""
     if grouped:
-        header = ["run", "grid", "seeds", "status", "final: IQM [95% CI]", "best: IQM [95% CI]",
-                  "wall s", "s / 1k steps", "model s", "holdout mse"]
-        cells = [[r["label"], grid_text(r["grid"]), " ".join(map(str, r["seeds"])) or "-",
-                  r["status"],
-                  "-" if r["score"] is None else f"{_estimate_text(r['score'])} (n={r['n_finished']})",
-                  "-" if r["best"] is None else _estimate_text(r["best"]),
-                  _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _model_cell(r),
-                  _fmt(r["holdout_mse"], 4)] for r in rows]
+        header = [
+            "run",
+            "grid",
+            "seeds",
+            "status",
+            "final: IQM [95% CI]",
+            "best: IQM [95% CI]",
+            "wall s",
+            "s / 1k steps",
+            "model s",
+            "holdout mse",
+        ]
+        cells = [
+            [
+                r["label"],
+                grid_text(r["grid"]),
+                " ".join(map(str, r["seeds"])) or "-",
+                r["status"],
+                "-"
+                if r["score"] is None
+                else f"{_estimate_text(r['score'])} (n={r['n_finished']})",
+                "-" if r["best"] is None else _estimate_text(r["best"]),
+                _fmt(r["wall_s"]),
+                _fmt(r["s_per_1k"], 2),
+                _model_cell(r),
+                _fmt(r["holdout_mse"], 4),
+            ]
+            for r in rows
+        ]
     else:
-        header = ["run", "recipe", "grid", "seed", "status", "score", "best", "wall s",
-                  "s / 1k steps", "model s", "holdout mse"]
-        cells = [[r["label"], str(r["recipe"]), grid_text(r["grid"]), _fmt(r["seed"]), r["status"],
-                  _fmt(r["score"]), _fmt(r.get("best")), _fmt(r["wall_s"]), _fmt(r["s_per_1k"], 2), _model_cell(r),
-                  _fmt(r["holdout_mse"], 4)]
-                 for r in rows]
+        header = [
+            "run",
+            "recipe",
+            "grid",
+            "seed",
+            "status",
+            "score",
+            "best",
+            "wall s",
+            "s / 1k steps",
+            "model s",
+            "holdout mse",
+        ]
+        cells = [
+            [
+                r["label"],
+                str(r["recipe"]),
+                grid_text(r["grid"]),
+                _fmt(r["seed"]),
+                r["status"],
+                _fmt(r["score"]),
+                _fmt(r.get("best")),
+                _fmt(r["wall_s"]),
+                _fmt(r["s_per_1k"], 2),
+                _model_cell(r),
+                _fmt(r["holdout_mse"], 4),
+            ]
+            for r in rows
+        ]
     if any(r.get("retried") for r in rows):  # Ray engine: which runs were retried, and why
         header.append("retried")
         for row, r in zip(cells, rows, strict=True):

@@ -44,7 +44,9 @@ def make_tracker(
         "start",
         lambda: trackers.append(
             AimTracker(
-                track.repo, track.experiment or experiment, run_hash,
+                track.repo,
+                track.experiment or experiment,
+                run_hash,
                 list(dict.fromkeys([*track.tags, *tags])),
             )
         ),

@@ -134,7 +134,10 @@ def git_commit(path: Path | None = None) -> str | None:
     where = (path or Path(__file__).resolve().parents[2]).resolve()
     try:
         top = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"], cwd=where, capture_output=True, text=True,
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=where,
+            capture_output=True,
+            text=True,
             timeout=5,
         )
         if top.returncode != 0 or Path(top.stdout.strip()).resolve() != where:
@@ -146,7 +149,10 @@ def git_commit(path: Path | None = None) -> str | None:
             return None
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=where, capture_output=True, text=True, timeout=5,
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
         )
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):

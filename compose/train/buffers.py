@@ -80,7 +80,9 @@ class TransitionBuffer:
             )
             n = self.capacity
         idx = (torch.arange(n, device=self.device) + self.ptr) % self.capacity
-        for name, value in zip(TRANSITION_FIELDS, (obs, actions, rewards, next_obs, terminals), strict=True):
+        for name, value in zip(
+            TRANSITION_FIELDS, (obs, actions, rewards, next_obs, terminals), strict=True
+        ):
             dest: Tensor = getattr(self, name)
             dest.index_copy_(0, idx, value.reshape(n, *dest.shape[1:]).to(dest.dtype))
         self.ptr = (self.ptr + n) % self.capacity
@@ -108,7 +110,9 @@ class TransitionBuffer:
 
     def state_dict(self) -> dict[str, Any]:
         """The filled rows, pointer and size (tensors and ints only: loads with weights_only)."""
-        state: dict[str, Any] = {name: getattr(self, name)[: self.size].cpu() for name in TRANSITION_FIELDS}
+        state: dict[str, Any] = {
+            name: getattr(self, name)[: self.size].cpu() for name in TRANSITION_FIELDS
+        }
         state.update(ptr=self.ptr, size=self.size, capacity=self.capacity)
         return state
 
@@ -152,18 +156,21 @@ class SeedBuffers:
 
     def sample(self, n: int, generators: list[torch.Generator]) -> Batch:
         """``n`` rows per seed; fields [K, n, ...] (``terminals`` as float, like rewards)."""
-        idx = torch.stack([
-            b.indices(n, g) for b, g in zip(self.buffers, generators, strict=True)
-        ])
+        idx = torch.stack([b.indices(n, g) for b, g in zip(self.buffers, generators, strict=True)])
         f = self.fields
         if self.shared:
             return Batch(
-                obs=f["obs"][idx], actions=f["actions"][idx], rewards=f["rewards"][idx],
-                next_obs=f["next_obs"][idx], terminals=f["terminals"][idx].to(f["rewards"].dtype),
+                obs=f["obs"][idx],
+                actions=f["actions"][idx],
+                rewards=f["rewards"][idx],
+                next_obs=f["next_obs"][idx],
+                terminals=f["terminals"][idx].to(f["rewards"].dtype),
             )
         rows = self.rows
         return Batch(
-            obs=f["obs"][rows, idx], actions=f["actions"][rows, idx], rewards=f["rewards"][rows, idx],
+            obs=f["obs"][rows, idx],
+            actions=f["actions"][rows, idx],
+            rewards=f["rewards"][rows, idx],
             next_obs=f["next_obs"][rows, idx],
             terminals=f["terminals"][rows, idx].to(f["rewards"].dtype),
         )

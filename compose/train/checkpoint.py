@@ -110,9 +110,10 @@ def _read(path: Path) -> dict[str, Any]:
     except pickle.UnpicklingError as exc:
         if "weights only" in str(exc).lower() or "weights_only" in str(exc):
             raise CheckpointUnreadable(
-                path, "is not a compose checkpoint: it holds pickled Python objects, which "
+                path,
+                "is not a compose checkpoint: it holds pickled Python objects, which "
                 "can run code when loaded and which a compose checkpoint never holds; it is "
-                "not loaded"
+                "not loaded",
             ) from None
         raise CheckpointUnreadable(path, f"is damaged ({size} bytes; unpickling failed)") from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as exc:
@@ -179,7 +180,9 @@ def recipe_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
         if any(key == p or key.startswith(p + ".") for p in RESUMABLE_CHANGES):
             continue
         if a.get(key, "<absent>") != b.get(key, "<absent>"):
-            out.append(f"{key}: checkpoint {a.get(key, '<absent>')!r}, now {b.get(key, '<absent>')!r}")
+            out.append(
+                f"{key}: checkpoint {a.get(key, '<absent>')!r}, now {b.get(key, '<absent>')!r}"
+            )
     return out
 
 
@@ -192,7 +195,9 @@ def compare_meta(saved: dict[str, Any], current: dict[str, Any]) -> None:
     if diffs:
         problems.append("the recipe differs:\n    " + "\n    ".join(diffs))
     if saved["dataset_id"] != current["dataset_id"]:
-        problems.append(f"dataset id: checkpoint {saved['dataset_id']!r}, now {current['dataset_id']!r}")
+        problems.append(
+            f"dataset id: checkpoint {saved['dataset_id']!r}, now {current['dataset_id']!r}"
+        )
     if saved["dataset_fingerprint"] != current["dataset_fingerprint"]:
         problems.append(
             f"dataset contents (fingerprint): checkpoint {saved['dataset_fingerprint'][:12]}, "

@@ -66,7 +66,9 @@ class Trainer:
         self.profile = list(opts.profile)
         self.last_checkpoint: str | None = None
         self.summary: dict[str, Any] = {
-            "name": self.recipe.name, "run_dir": str(self.run_dir), "warnings": [],
+            "name": self.recipe.name,
+            "run_dir": str(self.run_dir),
+            "warnings": [],
         }
         self.rollout_rounds = 0
         # Metrics since the last log line. Components on their own schedule (a model learner
@@ -110,7 +112,11 @@ class Trainer:
         run_hash = None
         if self.opts.resume:
             saved, run_hash, path = resume(
-                self.dir, self.device, self.meta, self.parts, self.model_buffer,
+                self.dir,
+                self.device,
+                self.meta,
+                self.parts,
+                self.model_buffer,
                 say=self.console.print,
             )
             self.step, self.wall_before = saved.step, saved.wall_time_s
@@ -123,13 +129,18 @@ class Trainer:
         from compose.track import make_tracker
 
         self.tracker = make_tracker(
-            r.track, r.name, enabled=self.opts.track, run_hash=run_hash,
+            r.track,
+            r.name,
+            enabled=self.opts.track,
+            run_hash=run_hash,
             tags=[r.name, self.info.dataset_id],
         )
         self.meta["aim_run_hash"] = self.tracker.run_hash
         if not self.opts.resume:
             self.tracker.params(
-                run_params(self.loaded, self.fingerprint, self.opts.profile, self.run_dir, self.info)
+                run_params(
+                    self.loaded, self.fingerprint, self.opts.profile, self.run_dir, self.info
+                )
             )
         self.labels = component_labels(self.loaded.resolved, self.parts.components())
         self.watch = NonFiniteWatch(self.device, labels=self.labels)
@@ -172,8 +183,10 @@ class Trainer:
             def log(metrics: dict[str, float], step: int) -> None:
                 self.tracker.metrics({f"model_learner/{k}": v for k, v in metrics.items()}, step)
                 calls[0] += 1
-                shown = next((f"{k} {v:.4g}" for k, v in metrics.items()
-                              if "holdout" in k or "nll" in k), None)
+                shown = next(
+                    (f"{k} {v:.4g}" for k, v in metrics.items() if "holdout" in k or "nll" in k),
+                    None,
+                )
                 bar.update(calls[0], score=shown)
 
             self.model_metrics = run_model_phase(
@@ -181,9 +194,7 @@ class Trainer:
             )
         shown = {k: v for k, v in self.model_metrics.items() if isinstance(v, float)}
         self.tracker.metrics({f"model_learner/final_{k}": v for k, v in shown.items()}, 0)
-        self.console.print(
-            "model phase: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items())
-        )
+        self.console.print("model phase: " + ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
         # The policy phase draws the same random numbers whether the model came from the cache.
         seed_everything(self.recipe.seed + 1)
 
@@ -208,8 +219,13 @@ class Trainer:
 
         with RunProgress(self.console, cfg.steps, 0, "policy pretrain") as bar:
             final = pretrain_policy(
-                self.parts.policy, self.real.obs, self.real.actions, cfg,
-                log=log, progress=bar.update, log_every=self.recipe.train.log_every,
+                self.parts.policy,
+                self.real.obs,
+                self.real.actions,
+                cfg,
+                log=log,
+                progress=bar.update,
+                log_every=self.recipe.train.log_every,
             )
         bad = {f"policy_pretrain/{k}": v for k, v in final.items() if not math.isfinite(v)}
         if bad:
@@ -306,7 +322,9 @@ class Trainer:
         merged = {**latest, **rollout_metrics}
         if not merged:
             return
-        values = torch.stack([v.to(self.device, torch.float32).reshape(()) for v in merged.values()])
+        values = torch.stack(
+            [v.to(self.device, torch.float32).reshape(()) for v in merged.values()]
+        )
         flat = dict(zip(merged, values.tolist(), strict=True))
         flat["perf/steps_per_s"] = rate
         self.tracker.metrics(flat, step)
@@ -444,7 +462,9 @@ def _compiled(fn: Any, console: Console) -> Any:
         except Exception as exc:
             if ok:
                 raise
-            console.print(f"[yellow]torch.compile failed ({type(exc).__name__}); running eagerly[/]")
+            console.print(
+                f"[yellow]torch.compile failed ({type(exc).__name__}); running eagerly[/]"
+            )
             ok.append(False)
             return fn(inputs)
         if not ok:

@@ -47,8 +47,13 @@ class RunProgress:
     """
 
     def __init__(
-        self, console: Console, total: int | None, start: int, name: str,
-        line_every_s: float = 30.0, unit: str = "steps",
+        self,
+        console: Console,
+        total: int | None,
+        start: int,
+        name: str,
+        line_every_s: float = 30.0,
+        unit: str = "steps",
     ) -> None:
         self.console, self.total, self.name, self.unit = console, total, name, unit
         self.line_every_s = line_every_s
@@ -80,7 +85,10 @@ class RunProgress:
         self.progress.stop()
 
     def update(
-        self, step: int, steps_per_s: float | None = None, score: str | None = None,
+        self,
+        step: int,
+        steps_per_s: float | None = None,
+        score: str | None = None,
         note: str | None = None,
     ) -> None:
         """Move the bar to ``step`` and refresh the rate / latest score fields.
@@ -114,8 +122,10 @@ class RunProgress:
         self._last_line, self._score = now, score if score is not None else self._score
         word = self.unit.rstrip("s")
         if self.total:
-            parts = [f"{self.name}: {word} {step}/{self.total} "
-                     f"({100.0 * step / max(self.total, 1):.0f}%)"]
+            parts = [
+                f"{self.name}: {word} {step}/{self.total} "
+                f"({100.0 * step / max(self.total, 1):.0f}%)"
+            ]
         else:
             parts = [f"{self.name}: {word} {step}"]
         if self._rate:

@@ -44,6 +44,7 @@ __all__ = [
     "run_state",
 ]
 
+
 @dataclass
 class Progress:
     """What the run has done so far (saved in every checkpoint, restored on resume)."""
@@ -68,7 +69,9 @@ def _version() -> str:
     return _own_version()
 
 
-def run_meta(resolved: dict[str, Any], recipe_hash: str, dataset_id: str, fingerprint: str) -> dict[str, Any]:
+def run_meta(
+    resolved: dict[str, Any], recipe_hash: str, dataset_id: str, fingerprint: str
+) -> dict[str, Any]:
     """The metadata a resume must match (see :func:`compose.train.checkpoint.compare_meta`)."""
     return {
         "recipe": json.dumps(resolved, sort_keys=True),
@@ -141,8 +144,13 @@ def _expand_components(tree: Any, model: Any) -> Any:
 
 #: The summary's keys that :func:`outcome_params` sends to the tracker when a run ends.
 OUTCOME_KEYS = (
-    "status", "steps", "final_normalized_score", "best_normalized_score", "best_step",
-    "final_return", "best_return",
+    "status",
+    "steps",
+    "final_normalized_score",
+    "best_normalized_score",
+    "best_step",
+    "final_return",
+    "best_return",
 )
 
 

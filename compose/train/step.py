@@ -27,8 +27,16 @@ from compose.nn import soft_update_
 from compose.train.build import Parts
 
 __all__ = [
-    "UpdateStep", "actor_loss_of", "actor_optimizers", "critic_loss_of", "critic_optimizers",
-    "grad_norm", "loss_of", "scalars_into", "shape_sampled_rows", "update_inputs",
+    "UpdateStep",
+    "actor_loss_of",
+    "actor_optimizers",
+    "critic_loss_of",
+    "critic_optimizers",
+    "grad_norm",
+    "loss_of",
+    "scalars_into",
+    "shape_sampled_rows",
+    "update_inputs",
 ]
 
 
@@ -74,7 +82,10 @@ def scalars_into(prefix: str, terms: dict[str, Tensor], out: dict[str, Tensor]) 
 
 
 def _summed(
-    loss: Tensor | None, prefix: str, modules: Iterable[Any], inputs: UpdateInputs,
+    loss: Tensor | None,
+    prefix: str,
+    modules: Iterable[Any],
+    inputs: UpdateInputs,
     out: dict[str, Tensor],
 ) -> Tensor | None:
     """``loss`` plus the ``loss_*`` terms of each aux module (logged under ``prefix.i``)."""
@@ -143,16 +154,20 @@ def shape_sampled_rows(
 
 def critic_optimizers(p: Parts) -> list[torch.optim.Optimizer]:
     """The critic's Adam and every optimizer attached by the critic target and aux losses."""
-    return [p.critic_optim] + p.critic_target.attached_optimizers() + [
-        o for a in p.critic_aux for o in a.attached_optimizers()
-    ]
+    return (
+        [p.critic_optim]
+        + p.critic_target.attached_optimizers()
+        + [o for a in p.critic_aux for o in a.attached_optimizers()]
+    )
 
 
 def actor_optimizers(p: Parts) -> list[torch.optim.Optimizer]:
     """The policy's Adam and every optimizer attached by the actor objective and aux losses."""
-    return [p.policy_optim] + p.actor_objective.attached_optimizers() + [
-        o for a in p.actor_aux for o in a.attached_optimizers()
-    ]
+    return (
+        [p.policy_optim]
+        + p.actor_objective.attached_optimizers()
+        + [o for a in p.actor_aux for o in a.attached_optimizers()]
+    )
 
 
 class UpdateStep:

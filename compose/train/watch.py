@@ -57,7 +57,10 @@ class NonFiniteError(RuntimeError):
     """
 
     def __init__(
-        self, step: int, offending: dict[str, float], checkpoint: str | None,
+        self,
+        step: int,
+        offending: dict[str, float],
+        checkpoint: str | None,
         labels: dict[str, str] | None = None,
     ) -> None:
         self.step = step
@@ -70,11 +73,12 @@ class NonFiniteError(RuntimeError):
             where_from = "produced by " + ", ".join(producers)
         values = ", ".join(f"{k}={v}" for k, v in offending.items())
         where = (
-            f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written yet"
+            f"the last good checkpoint is {checkpoint}"
+            if checkpoint
+            else "no checkpoint was written yet"
         )
         super().__init__(
-            f"non-finite values at step {step} {where_from}: {values}; "
-            f"training stopped ({where})"
+            f"non-finite values at step {step} {where_from}: {values}; training stopped ({where})"
         )
 
 
@@ -113,9 +117,9 @@ class NonFiniteWatch:
             )
         dev, f32 = self.device, torch.float32
         if seeds is None:
-            vec = torch.stack([
-                (v if v.dim() == 0 else v.reshape(())).to(dev, f32) for v in metrics.values()
-            ])
+            vec = torch.stack(
+                [(v if v.dim() == 0 else v.reshape(())).to(dev, f32) for v in metrics.values()]
+            )
         else:  # seed-major: [seed 0's metrics, seed 1's, ...]
             vec = torch.stack([v.to(dev, f32).reshape(len(seeds)) for v in metrics.values()], 1)
             vec = vec.reshape(-1)
@@ -131,10 +135,12 @@ class NonFiniteWatch:
         groups: dict[int, list[int]] = {}
         for pos, (_, idx, _) in enumerate(pending):
             groups.setdefault(idx, []).append(pos)
-        flags = torch.cat([
-            torch.isfinite(torch.stack([pending[pos][2] for pos in positions])).all(dim=1)
-            for positions in groups.values()
-        ]).tolist()
+        flags = torch.cat(
+            [
+                torch.isfinite(torch.stack([pending[pos][2] for pos in positions])).all(dim=1)
+                for positions in groups.values()
+            ]
+        ).tolist()
         order = [pos for positions in groups.values() for pos in positions]
         bad = [pos for pos, ok in zip(order, flags, strict=True) if not ok]
         if bad:

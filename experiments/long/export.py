@@ -77,28 +77,59 @@ def main() -> None:
         if rec is None:
             continue
         evals = [e for e in rec.get("evals", []) if "eval/normalized_score" in e]
-        keep = {k: rec.get(k) for k in ("status", "steps", "wall_time_s", "model_phase_s",
-                                        "steps_per_s", "dataset_id", "model_metrics")}
-        keep["evals"] = [{"step": e["step"], "normalized_score": e["eval/normalized_score"],
-                          "return": e.get("eval/return")} for e in evals]
+        keep = {
+            k: rec.get(k)
+            for k in (
+                "status",
+                "steps",
+                "wall_time_s",
+                "model_phase_s",
+                "steps_per_s",
+                "dataset_id",
+                "model_metrics",
+            )
+        }
+        keep["evals"] = [
+            {
+                "step": e["step"],
+                "normalized_score": e["eval/normalized_score"],
+                "return": e.get("eval/return"),
+            }
+            for e in evals
+        ]
         (args.out / "runs" / f"{run.name}.json").write_text(json.dumps(keep, indent=2))
         dataset = rec.get("dataset_id") or ""
         if dataset and dataset not in scores:
             scores[dataset] = _dataset_scores(dataset)
         data_score, behavior = scores.get(dataset, (None, None))
         series = [e["eval/normalized_score"] for e in evals]
-        passed = next((e["step"] for e in evals
-                       if behavior is not None and e["eval/normalized_score"] > behavior), None)
+        passed = next(
+            (
+                e["step"]
+                for e in evals
+                if behavior is not None and e["eval/normalized_score"] > behavior
+            ),
+            None,
+        )
         mm = rec.get("model_metrics") or {}
-        rows.append({
-            "run": run.name, "dataset": dataset, "status": rec.get("status"),
-            "steps": rec.get("steps"), "first": series[0] if series else None,
-            "final": series[-1] if series else None, "best": max(series) if series else None,
-            "dataset_score": data_score, "behavior_score": behavior, "passed_behavior_at": passed,
-            "wall_h": (rec.get("wall_time_s") or 0) / 3600,
-            "model_updates": mm.get("updates"), "model_holdout_mse": mm.get("holdout_mse"),
-            "series": [(e["step"], e["eval/normalized_score"]) for e in evals],
-        })
+        rows.append(
+            {
+                "run": run.name,
+                "dataset": dataset,
+                "status": rec.get("status"),
+                "steps": rec.get("steps"),
+                "first": series[0] if series else None,
+                "final": series[-1] if series else None,
+                "best": max(series) if series else None,
+                "dataset_score": data_score,
+                "behavior_score": behavior,
+                "passed_behavior_at": passed,
+                "wall_h": (rec.get("wall_time_s") or 0) / 3600,
+                "model_updates": mm.get("updates"),
+                "model_holdout_mse": mm.get("holdout_mse"),
+                "series": [(e["step"], e["eval/normalized_score"]) for e in evals],
+            }
+        )
 
     def f(v: Any, fmt: str = "{:.1f}") -> str:
         return "-" if v is None else fmt.format(v)
@@ -139,8 +170,12 @@ def _plot(rows: list[dict[str, Any]], target: Path) -> None:
         for r in mine:
             if r["series"]:
                 steps, values = zip(*r["series"], strict=True)
-                ax.plot(steps, values, marker=".", label=r["run"].split(dataset.replace("/", "-"))[-1]
-                        or r["run"])
+                ax.plot(
+                    steps,
+                    values,
+                    marker=".",
+                    label=r["run"].split(dataset.replace("/", "-"))[-1] or r["run"],
+                )
         if mine and mine[0]["dataset_score"] is not None:
             ax.axhline(mine[0]["dataset_score"], color="grey", ls="--", label="dataset")
         if mine and mine[0]["behavior_score"] is not None:

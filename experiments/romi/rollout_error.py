@@ -53,7 +53,11 @@ def load_dynamics(run_dir: Path, device: torch.device) -> tuple[Any, Any, dict[s
     state = load_checkpoint(run_dir / "checkpoint.pt", device)
     load_component_state(parts.dynamics, state["components"]["dynamics"])
     parts.dynamics.eval()
-    summary = json.loads((run_dir / "summary.json").read_text()) if (run_dir / "summary.json").is_file() else {}
+    summary = (
+        json.loads((run_dir / "summary.json").read_text())
+        if (run_dir / "summary.json").is_file()
+        else {}
+    )
     summary.setdefault("checkpoint_step", int(state["step"]))
     return parts.dynamics, data, summary
 
@@ -79,21 +83,21 @@ def rollout_errors(
 ) -> dict[str, list[float]]:
     """MSE and std-normalized MSE of the predicted state at k = 1..horizon."""
     steps = torch.arange(horizon, device=starts.device)
-    rows = starts[:, None] + steps[None, :]                  # [N, H]
-    actions = data.actions[rows]                             # [N, H, da]
-    truth = data.next_obs[rows]                              # [N, H, do]
+    rows = starts[:, None] + steps[None, :]  # [N, H]
+    actions = data.actions[rows]  # [N, H, da]
+    truth = data.next_obs[rows]  # [N, H, do]
     elites = dynamics.elites.to(starts.device).long()
     s = data.obs[starts]
     if mode == "mean":  # one trajectory per member: [E, N, do]
         members = dynamics.predict(s[:1], actions[:1, 0]).members
         s = s.unsqueeze(0).expand(members, -1, -1).contiguous()
     mse, nmse = [], []
-    for k in range(horizon):                                 # the horizon is sequential by nature
+    for k in range(horizon):  # the horizon is sequential by nature
         if mode == "mean":
             a = actions[:, k].unsqueeze(0).expand(s.shape[0], -1, -1)
             pred = dynamics.predict(s, a)
-            s = s + pred.mean[..., :-1]                      # every member on its own trajectory
-            err = (s[elites] - truth[:, k].unsqueeze(0)) ** 2   # [elites, N, do]
+            s = s + pred.mean[..., :-1]  # every member on its own trajectory
+            err = (s[elites] - truth[:, k].unsqueeze(0)) ** 2  # [elites, N, do]
         else:
             s = dynamics.sample(s, actions[:, k]).next_obs
             err = ((s - truth[:, k]) ** 2).unsqueeze(0)
@@ -104,14 +108,24 @@ def rollout_errors(
 
 def _runs_from_sweep(sweep: Path) -> list[tuple[str, Path]]:
     plan = json.loads((sweep / "sweep.json").read_text())
-    return [(r["label"], Path(r["run_dir"])) for r in plan["runs"]
-            if (Path(r["run_dir"]) / "checkpoint.pt").is_file()]
+    return [
+        (r["label"], Path(r["run_dir"]))
+        for r in plan["runs"]
+        if (Path(r["run_dir"]) / "checkpoint.pt").is_file()
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--run", action="append", default=[], metavar="LABEL=RUN_DIR",
-                   help="a finished run (repeatable; several dirs per label = seeds)")
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--run",
+        action="append",
+        default=[],
+        metavar="LABEL=RUN_DIR",
+        help="a finished run (repeatable; several dirs per label = seeds)",
+    )
     p.add_argument("--sweep", type=Path, help="every run with a checkpoint in this sweep, by label")
     p.add_argument("--horizon", type=int, default=20)
     p.add_argument("--starts", type=int, default=1000, help="rollout start states (N)")
@@ -151,10 +165,20 @@ def main(argv: list[str] | None = None) -> int:
         obs_std = data.obs.std(dim=0).clamp_min(1e-6)
         torch.manual_seed(args.seed)
         errs = rollout_errors(dynamics, data, starts_cache[key], args.horizon, args.mode, obs_std)
-        per_run.append({"label": label, "run_dir": str(run_dir), "dataset": key,
-                        "steps": summary.get("steps", summary.get("checkpoint_step")), **errs})
-        print(f"{label:24s} {run_dir}: nmse k=1 {errs['nmse'][0]:.4g}, k={args.horizon} "
-              f"{errs['nmse'][-1]:.4g}", file=sys.stderr)
+        per_run.append(
+            {
+                "label": label,
+                "run_dir": str(run_dir),
+                "dataset": key,
+                "steps": summary.get("steps", summary.get("checkpoint_step")),
+                **errs,
+            }
+        )
+        print(
+            f"{label:24s} {run_dir}: nmse k=1 {errs['nmse'][0]:.4g}, k={args.horizon} "
+            f"{errs['nmse'][-1]:.4g}",
+            file=sys.stderr,
+        )
 
     # One curve per label, or per (label, dataset) when the runs cover several datasets.
     several = len({r["dataset"] for r in per_run}) > 1
@@ -170,8 +194,14 @@ def main(argv: list[str] | None = None) -> int:
             entry[metric] = [statistics.fmean(c) for c in cols]
             entry[f"{metric}_std"] = [statistics.stdev(c) if len(c) > 1 else 0.0 for c in cols]
         summary_out[label] = entry
-    result = {"horizon": args.horizon, "starts": args.starts, "mode": args.mode, "seed": args.seed,
-              "by_label": summary_out, "runs": per_run}
+    result = {
+        "horizon": args.horizon,
+        "starts": args.starts,
+        "mode": args.mode,
+        "seed": args.seed,
+        "by_label": summary_out,
+        "runs": per_run,
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2))
 
@@ -185,8 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     for label, entry in summary_out.items():
         m, sd = entry["nmse"], entry["nmse_std"]
         ax.plot(ks, m, label=f"{label} (n={entry['n_runs']})")
-        ax.fill_between(ks, [a - b for a, b in zip(m, sd, strict=True)],
-                        [a + b for a, b in zip(m, sd, strict=True)], alpha=0.2)
+        ax.fill_between(
+            ks,
+            [a - b for a, b in zip(m, sd, strict=True)],
+            [a + b for a, b in zip(m, sd, strict=True)],
+            alpha=0.2,
+        )
     ax.set_xlabel("rollout step k")
     ax.set_ylabel("state MSE / dataset state variance")
     ax.set_yscale("log")
@@ -195,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     ax.legend()
     fig.tight_layout()
     fig.savefig(args.out.with_suffix(".png"), dpi=110)
-    print(f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.png')}", file=sys.stderr)
+    print(
+        f"wrote {args.out.with_suffix('.json')} and {args.out.with_suffix('.png')}", file=sys.stderr
+    )
     return 0
 
 

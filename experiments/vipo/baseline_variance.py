@@ -63,12 +63,17 @@ class Moments:
 
 def batch_rows(data: Any, rows: torch.Tensor) -> Batch:
     return Batch(
-        obs=data.obs[rows], actions=data.actions[rows], rewards=data.rewards[rows],
-        next_obs=data.next_obs[rows], terminals=data.terminals[rows],
+        obs=data.obs[rows],
+        actions=data.actions[rows],
+        rewards=data.rewards[rows],
+        next_obs=data.next_obs[rows],
+        terminals=data.terminals[rows],
     )
 
 
-def train_values(aux: Any, dynamics: Any, data: Any, steps: int, batch: int, g: torch.Generator) -> None:
+def train_values(
+    aux: Any, dynamics: Any, data: Any, steps: int, batch: int, g: torch.Generator
+) -> None:
     """``steps`` more V_d/V_m updates (Eq. 9-10) on random dataset rows, the model fixed."""
     dynamics.requires_grad_(False)  # value-net training only: no model graph
     for step in range(steps):
@@ -79,8 +84,13 @@ def train_values(aux: Any, dynamics: Any, data: Any, steps: int, batch: int, g: 
 
 def fit(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """(parts, aux, data): the recipe's VIPO model after ``--max-updates`` model updates."""
-    overrides = [f"dataset.id={args.dataset}", f"seed={args.seed}", "track.backend=none",
-                 f"model_learner.max_updates={args.max_updates}", *args.set]
+    overrides = [
+        f"dataset.id={args.dataset}",
+        f"seed={args.seed}",
+        "track.backend=none",
+        f"model_learner.max_updates={args.max_updates}",
+        *args.set,
+    ]
     recipe = load_recipe(args.recipe, overrides).recipe
     data = recipe.dataset.load()
     seed_everything(args.seed)
@@ -97,16 +107,20 @@ def fit(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     return parts, aux, data
 
 
-def surrogate_gradient(aux: Any, config: Any, seed: int, inputs: UpdateInputs,
-                       params: list[torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def surrogate_gradient(
+    aux: Any, config: Any, seed: int, inputs: UpdateInputs, params: list[torch.Tensor]
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(flat gradient of the aux loss's surrogate under ``config``, its terms) for draw ``seed``."""
     aux.config = config
     aux.generator.manual_seed(seed)
     terms = aux.loss(inputs)
     grads = torch.autograd.grad(terms["loss_value_inconsistency"], params, allow_unused=True)
-    flat = torch.cat([
-        (torch.zeros_like(p) if g is None else g).reshape(-1) for p, g in zip(params, grads, strict=True)
-    ])
+    flat = torch.cat(
+        [
+            (torch.zeros_like(p) if g is None else g).reshape(-1)
+            for p, g in zip(params, grads, strict=True)
+        ]
+    )
     return flat, terms
 
 
@@ -127,7 +141,9 @@ def measure(aux: Any, dynamics: Any, batch: Batch, resamples: int, pilot: int) -
     inputs = UpdateInputs(step=0, real=batch, dynamics=dynamics)
     direction = Moments(size)
     for r in range(pilot):
-        direction.add(surrogate_gradient(aux, configs["model_value"], 20_000 + r, inputs, params)[0])
+        direction.add(
+            surrogate_gradient(aux, configs["model_value"], 20_000 + r, inputs, params)[0]
+        )
     u = direction.mean / direction.mean.norm()
     moments = {b: Moments(size) for b in (*configs, "difference")}
     along: dict[str, list[float]] = {b: [] for b in moments}
@@ -143,7 +159,11 @@ def measure(aux: Any, dynamics: Any, batch: Batch, resamples: int, pilot: int) -
             moments[name].add(g)
             along[name].append(float(g.double() @ u))
     aux.config = configs["none"]
-    out: dict[str, Any] = {"value_diagnostics": diagnostics, "parameters": size, "resamples": resamples}
+    out: dict[str, Any] = {
+        "value_diagnostics": diagnostics,
+        "parameters": size,
+        "resamples": resamples,
+    }
     for name in configs:
         m = moments[name]
         total = float(m.var.sum())
@@ -154,7 +174,9 @@ def measure(aux: Any, dynamics: Any, batch: Batch, resamples: int, pilot: int) -
             "mean_norm": float(m.mean.norm()),
             "mean_norm_debiased": norm,
             "total_variance": total,
-            "relative_noise": total**0.5 / norm if norm > 0 else float("inf"),  # sqrt(tr Cov) / ||E g||
+            "relative_noise": total**0.5 / norm
+            if norm > 0
+            else float("inf"),  # sqrt(tr Cov) / ||E g||
         }
     d = moments["difference"]
     stderr2 = d.var / resamples
@@ -164,11 +186,16 @@ def measure(aux: Any, dynamics: Any, batch: Batch, resamples: int, pilot: int) -
     diff = out["difference"]["along_mean_direction"]
     out["comparison"] = {
         "difference_along_mean_direction_t": diff["mean"] / diff["stderr"],
-        "variance_ratio_model_value_over_none": out["model_value"]["total_variance"] / out["none"]["total_variance"],
-        "mean_difference_norm_over_mean_norm": float(d.mean.norm()) / out["model_value"]["mean_norm_debiased"],
+        "variance_ratio_model_value_over_none": out["model_value"]["total_variance"]
+        / out["none"]["total_variance"],
+        "mean_difference_norm_over_mean_norm": float(d.mean.norm())
+        / out["model_value"]["mean_norm_debiased"],
         "mean_difference_chi2_per_dof": float((d.mean[keep].pow(2) / stderr2[keep]).mean()),
-        "cosine_of_means": float(torch.nn.functional.cosine_similarity(
-            moments["none"].mean, moments["model_value"].mean, dim=0)),
+        "cosine_of_means": float(
+            torch.nn.functional.cosine_similarity(
+                moments["none"].mean, moments["model_value"].mean, dim=0
+            )
+        ),
     }
     return out
 
@@ -178,8 +205,13 @@ def time_steps(parts: Any, data: Any, steps: int) -> dict[str, float]:
     from components.model_learners._mle import MLEStep
 
     dynamics, learner = parts.dynamics, parts.model_learner
-    columns = (data.obs.float(), data.actions.float(), data.next_obs.float(),
-               data.rewards.reshape(-1).float(), data.terminals.reshape(-1).float())
+    columns = (
+        data.obs.float(),
+        data.actions.float(),
+        data.next_obs.float(),
+        data.rewards.reshape(-1).float(),
+        data.terminals.reshape(-1).float(),
+    )
     step = MLEStep(learner, dynamics, columns, make_adam(list(dynamics.parameters()), 1e-4))
     g = torch.Generator().manual_seed(0)
     out = {}
@@ -198,20 +230,31 @@ def main() -> None:
     parser.add_argument("--dataset", default="compose/hopper/medium-v0")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-updates", type=int, default=300, help="model updates of the fit")
-    parser.add_argument("--value-steps", type=int, nargs="+", default=[0, 1000, 4000],
-                        help="measure after these totals of extra V_d/V_m steps (model fixed)")
+    parser.add_argument(
+        "--value-steps",
+        type=int,
+        nargs="+",
+        default=[0, 1000, 4000],
+        help="measure after these totals of extra V_d/V_m steps (model fixed)",
+    )
     parser.add_argument("--value-lr", type=float, default=None, help="lr of the extra value steps")
     parser.add_argument("--batch", type=int, default=256, help="dataset rows of the measured batch")
     parser.add_argument("--resamples", type=int, default=400)
-    parser.add_argument("--pilot", type=int, default=50, help="draws that estimate the mean direction")
-    parser.add_argument("--time-steps", type=int, default=20, help="steps per timing round (0: skip)")
+    parser.add_argument(
+        "--pilot", type=int, default=50, help="draws that estimate the mean direction"
+    )
+    parser.add_argument(
+        "--time-steps", type=int, default=20, help="steps per timing round (0: skip)"
+    )
     parser.add_argument("--set", action="append", default=[], help="extra recipe override")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", default="experiments/vipo/results/baseline_variance.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     parts, aux, data = fit(args)
-    rows = torch.randint(len(data.obs), (args.batch,), generator=torch.Generator().manual_seed(args.seed + 1))
+    rows = torch.randint(
+        len(data.obs), (args.batch,), generator=torch.Generator().manual_seed(args.seed + 1)
+    )
     g = torch.Generator().manual_seed(args.seed)
     result: dict[str, Any] = {"checkpoints": []}
     done = 0
@@ -222,7 +265,10 @@ def main() -> None:
         print(f"value nets at {total} extra steps ({time.perf_counter() - t0:.0f} s)", flush=True)
         t0 = time.perf_counter()
         batch = batch_rows(data, rows)
-        point = {"extra_value_steps": total, **measure(aux, parts.dynamics, batch, args.resamples, args.pilot)}
+        point = {
+            "extra_value_steps": total,
+            **measure(aux, parts.dynamics, batch, args.resamples, args.pilot),
+        }
         point["measure_seconds"] = time.perf_counter() - t0
         print(json.dumps(point), flush=True)
         result["checkpoints"].append(point)

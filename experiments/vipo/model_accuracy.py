@@ -70,7 +70,9 @@ def validation_mse(dynamics: Any, val: Any, chunk: int = 8192) -> dict[str, floa
     }
 
 
-def run_one(recipe_path: str, dataset: str, seed: int, method: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_one(
+    recipe_path: str, dataset: str, seed: int, method: str, args: argparse.Namespace
+) -> dict[str, Any]:
     """Train one model (``method`` 'mle' or 'vipo') on the training split; evaluate it."""
     overrides = [f"dataset.id={dataset}", f"seed={seed}", "track.backend=none"]
     if args.max_updates:
@@ -112,7 +114,10 @@ def run_one(recipe_path: str, dataset: str, seed: int, method: str, args: argpar
 
 def summarize(runs: list[dict[str, Any]]) -> str:
     """A markdown table: mean +- std of the validation MSE per method."""
-    lines = ["| method | runs | val MSE (raw) | val MSE (normalized) | minutes/run |", "|---|---|---|---|---|"]
+    lines = [
+        "| method | runs | val MSE (raw) | val MSE (normalized) | minutes/run |",
+        "|---|---|---|---|---|",
+    ]
     for method in ("mle", "vipo"):
         rows = [r for r in runs if r["method"] == method]
         if not rows:
@@ -124,7 +129,9 @@ def summarize(runs: list[dict[str, Any]]) -> str:
             return f"{statistics.mean(vals):.4g} +- {sd:.2g}"
 
         minutes = statistics.mean(r["seconds"] for r in rows) / 60
-        lines.append(f"| {method} | {len(rows)} | {ms('mse')} | {ms('mse_normalized')} | {minutes:.1f} |")
+        lines.append(
+            f"| {method} | {len(rows)} | {ms('mse')} | {ms('mse_normalized')} | {minutes:.1f} |"
+        )
     return "\n".join(lines)
 
 

@@ -33,7 +33,9 @@ from compose.train.runtime import seed_everything
 SELECTION_SEED = 2024  # anchors and candidates are the same for every run
 
 
-def candidates(data: Any, anchors: int, radius: float, chunk: int = 4096) -> tuple[torch.Tensor, torch.Tensor]:
+def candidates(
+    data: Any, anchors: int, radius: float, chunk: int = 4096
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(anchor rows [A], candidate rows [C]): rows within the L-inf box of radius of an anchor."""
     g = torch.Generator().manual_seed(SELECTION_SEED)
     n = len(data)
@@ -67,8 +69,15 @@ def max_aleatoric(dynamics: Any, obs: torch.Tensor, act: torch.Tensor) -> float:
     return float(norms.max(0).values.mean())
 
 
-def run_one(args: argparse.Namespace, data: Any, anchor_rows: torch.Tensor, cand: torch.Tensor,
-            ratio: float, seed: int, method: str) -> dict[str, Any]:
+def run_one(
+    args: argparse.Namespace,
+    data: Any,
+    anchor_rows: torch.Tensor,
+    cand: torch.Tensor,
+    ratio: float,
+    seed: int,
+    method: str,
+) -> dict[str, Any]:
     """Train one model on the data minus ``ratio`` of the candidates; return U at the anchors."""
     overrides = [f"dataset.id={args.dataset}", f"seed={seed}", "track.backend=none"]
     if args.max_updates:
@@ -90,7 +99,9 @@ def run_one(args: argparse.Namespace, data: Any, anchor_rows: torch.Tensor, cand
         "ratio": ratio,
         "dropped": len(dropped),
         "train_rows": len(train),
-        "uncertainty": max_aleatoric(parts.dynamics, data.obs[anchor_rows], data.actions[anchor_rows]),
+        "uncertainty": max_aleatoric(
+            parts.dynamics, data.obs[anchor_rows], data.actions[anchor_rows]
+        ),
         "holdout_mse": metrics.get("holdout_mse"),
         "updates": metrics.get("updates"),
         "seconds": time.perf_counter() - t0,
@@ -111,7 +122,10 @@ def plot(runs: list[dict[str, Any]], path: Path) -> None:
         ratios = sorted({r["ratio"] for r in runs if r["method"] == method})
         if not ratios:
             continue
-        vals = [[r["uncertainty"] for r in runs if r["method"] == method and r["ratio"] == x] for x in ratios]
+        vals = [
+            [r["uncertainty"] for r in runs if r["method"] == method and r["ratio"] == x]
+            for x in ratios
+        ]
         mean = [statistics.mean(v) for v in vals]
         std = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in vals]
         ax.errorbar([100 * x for x in ratios], mean, yerr=std, marker="o", capsize=3, label=label)
@@ -140,7 +154,9 @@ def main() -> None:
     recipe = load_recipe(args.recipe, [f"dataset.id={args.dataset}"]).recipe
     data = recipe.dataset.load().to("cpu")
     anchor_rows, cand = candidates(data, args.anchors, args.radius)
-    print(f"{len(data)} transitions, {len(anchor_rows)} anchors, {len(cand)} candidates", flush=True)
+    print(
+        f"{len(data)} transitions, {len(anchor_rows)} anchors, {len(cand)} candidates", flush=True
+    )
     runs = [
         run_one(args, data, anchor_rows, cand, ratio, seed, method)
         for seed in args.seeds

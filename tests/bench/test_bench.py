@@ -34,34 +34,61 @@ def _check_row(row: dict) -> None:
     ref = REFERENCE[row["key"]]
     assert row["reference"]["median"] == ref.reference
     if ref.reference:
-        expected = (ours["median"] / ref.reference if ref.higher_is_better
-                    else ref.reference / ours["median"])
+        expected = (
+            ours["median"] / ref.reference
+            if ref.higher_is_better
+            else ref.reference / ours["median"]
+        )
         assert row["speedup"] == pytest.approx(expected)
     if ref.target is None:
         assert row["met"] is None
     else:
-        assert row["met"] == (ours["median"] >= ref.target if ref.higher_is_better
-                              else ours["median"] <= ref.target)
+        assert row["met"] == (
+            ours["median"] >= ref.target if ref.higher_is_better else ours["median"] <= ref.target
+        )
 
 
 def test_run_bench_toy_structure(toy_store: Path) -> None:
-    opts = BenchOptions(only=("a", "b", "c", "d", "f"), shapes="toy", steps=3, repeats=2,
-                        warmup=1, device="cpu", threads=1, dataset=TOY_ID)
+    opts = BenchOptions(
+        only=("a", "b", "c", "d", "f"),
+        shapes="toy",
+        steps=3,
+        repeats=2,
+        warmup=1,
+        device="cpu",
+        threads=1,
+        dataset=TOY_ID,
+    )
     result = run_bench(opts, say=lambda _s: None)
     result = json.loads(json.dumps(result))  # JSON-serializable end to end
 
-    assert result["dataset"] == {"id": TOY_ID, "why": "requested", "transitions": 2000,
-                                 "env_id": "Hopper-v5"}
+    assert result["dataset"] == {
+        "id": TOY_ID,
+        "why": "requested",
+        "transitions": 2000,
+        "env_id": "Hopper-v5",
+    }
     assert result["machine"]["device"] == "cpu"
     assert len(result["machine"]["load_avg_before"]) == 3
     assert set(result["cases"]) == {"a", "b", "c", "d"}
     assert all(len(c["load_avg"]) == 3 for c in result["cases"].values())
     keys = [r["key"] for r in result["rows"]]
     expected = {
-        "dynamics_1000", "dynamics_epoch", "dynamics_sn_1000", "mopo_update_1000",
-        "mopo_update_b8_1000", "mopo_rollout", "mobile_update_1000", "mobile_penalty_1000",
-        "mobile_update_b8_1000", "mopo_phase_1000", "mobile_phase_1000", "gflops_dynamics",
-        "gflops_mopo", "gflops_rollout", "gflops_mobile",
+        "dynamics_1000",
+        "dynamics_epoch",
+        "dynamics_sn_1000",
+        "mopo_update_1000",
+        "mopo_update_b8_1000",
+        "mopo_rollout",
+        "mobile_update_1000",
+        "mobile_penalty_1000",
+        "mobile_update_b8_1000",
+        "mopo_phase_1000",
+        "mobile_phase_1000",
+        "gflops_dynamics",
+        "gflops_mopo",
+        "gflops_rollout",
+        "gflops_mobile",
     }
     assert set(keys) == expected
     assert keys == [k for k in REFERENCE if k in expected]  # display order of the table
@@ -74,7 +101,8 @@ def test_run_bench_toy_structure(toy_store: Path) -> None:
     rows = {r["key"]: r for r in result["rows"]}
     per_step = [v / 1000 for v in rows["dynamics_1000"]["ours"]["values"]]
     assert rows["gflops_dynamics"]["ours"]["values"] == pytest.approx(
-        [result["flops"]["gflops_dynamics"] / t / 1e9 for t in per_step], rel=1e-6)
+        [result["flops"]["gflops_dynamics"] / t / 1e9 for t in per_step], rel=1e-6
+    )
     # derived rows: phase = update + rollout, repeat by repeat
     phase = rows["mopo_phase_1000"]["ours"]["values"]
     upd, roll = rows["mopo_update_1000"]["ours"]["values"], rows["mopo_rollout"]["ours"]["values"]
@@ -92,9 +120,28 @@ def test_cli_writes_json(toy_store: Path, tmp_path: Path) -> None:
     from compose.cli import cli
 
     out = tmp_path / "b" / "bench.json"
-    res = CliRunner().invoke(cli, ["bench", "--only", "c,e", "--shapes", "toy", "--repeats", "1",
-                                   "--device", "cpu", "--threads", "1", "--dataset", TOY_ID,
-                                   "--set", "rollout.chunk_size=100", "--json", str(out)])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "--only",
+            "c,e",
+            "--shapes",
+            "toy",
+            "--repeats",
+            "1",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--dataset",
+            TOY_ID,
+            "--set",
+            "rollout.chunk_size=100",
+            "--json",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     assert [r["key"] for r in data["rows"]] == ["mopo_rollout", "peak_rss_mopo"]
@@ -135,7 +182,7 @@ def test_child_peak_rss_excludes_the_parents_memory() -> None:
     from compose.bench.rss import _wait_rss
 
     ballast = bytearray(400 * 2**20)
-    ballast[:: 4096] = b"x" * len(ballast[:: 4096])  # touch every page
+    ballast[::4096] = b"x" * len(ballast[::4096])  # touch every page
     rc, mib, _, tail = _wait_rss([sys.executable, "-c", "print('small')"], timeout=60, env=None)
     assert rc == 0 and tail.strip() == "small"
     assert mib < 200, mib
@@ -144,8 +191,13 @@ def test_child_peak_rss_excludes_the_parents_memory() -> None:
 
 def test_issue_targets() -> None:
     targets = {k: r.target for k, r in REFERENCE.items() if r.target is not None}
-    assert targets == {"dynamics_1000": 12.0, "mopo_update_1000": 6.0, "mopo_rollout": 5.0,
-                       "mobile_update_1000": 60.0, "peak_rss_mopo": 1024.0}
+    assert targets == {
+        "dynamics_1000": 12.0,
+        "mopo_update_1000": 6.0,
+        "mopo_rollout": 5.0,
+        "mobile_update_1000": 60.0,
+        "peak_rss_mopo": 1024.0,
+    }
 
 
 def test_seed_batching_case_g(toy_store: Path, tmp_path: Path) -> None:
@@ -154,10 +206,32 @@ def test_seed_batching_case_g(toy_store: Path, tmp_path: Path) -> None:
     from compose.cli import cli
 
     out = tmp_path / "g.json"
-    res = CliRunner().invoke(cli, ["bench", "--only", "g", "--shapes", "toy", "--repeats", "1",
-                                   "--steps", "3", "--warmup", "1", "--device", "cpu",
-                                   "--threads", "1", "--dataset", TOY_ID, "--seeds-k", "1,3",
-                                   "--json", str(out)])
+    res = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "--only",
+            "g",
+            "--shapes",
+            "toy",
+            "--repeats",
+            "1",
+            "--steps",
+            "3",
+            "--warmup",
+            "1",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--dataset",
+            TOY_ID,
+            "--seeds-k",
+            "1,3",
+            "--json",
+            str(out),
+        ],
+    )
     assert res.exit_code == 0, res.output
     seeds = json.loads(out.read_text())["seeds"]
     rows = seeds["rows"]

@@ -52,7 +52,9 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 def test_validate_ok_subprocess() -> None:
     out = compose("validate", str(VALID), "--set", "critic.lr=1e-4")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.startswith("ok: full (") and len(out.stdout.strip()) == len("ok: full ()") + 12
+    assert (
+        out.stdout.startswith("ok: full (") and len(out.stdout.strip()) == len("ok: full ()") + 12
+    )
 
 
 def test_validate_errors_subprocess_exit_2_no_traceback() -> None:
@@ -110,7 +112,9 @@ def test_plugins_and_version(runner: CliRunner) -> None:
     assert "plugin testplugin" in ver.stdout
 
 
-def test_broken_plugin_is_a_warning_not_a_stop(runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_broken_plugin_is_a_warning_not_a_stop(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COMPOSE_EXTRA_PLUGINS", "testplugin,no_such_plugin_module_xyz")
     res = runner.invoke(cli, ["validate", str(VALID)])
     assert res.exit_code == 0
@@ -136,7 +140,9 @@ def test_unknown_option_is_exit_2(runner: CliRunner) -> None:
     assert res.exit_code == 2
 
 
-def test_internal_error_is_short_without_debug(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_internal_error_is_short_without_debug(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import compose.cli.recipes as recipes
 
     def boom(*_a: object, **_k: object) -> None:
@@ -165,9 +171,7 @@ def test_show_and_validate_under_a_profile(runner: CliRunner, tmp_path: Path) ->
     assert plain.exit_code == 0 and quick.exit_code == 0, quick.output
     assert "steps: 30000" in quick.stdout and "steps: 30000" not in plain.stdout
     bad = tmp_path / "bad_profile.yaml"
-    bad.write_text(
-        f"extends: {child}\nname: bad\nprofiles:\n  quick:\n    train.log_evry: 5\n"
-    )
+    bad.write_text(f"extends: {child}\nname: bad\nprofiles:\n  quick:\n    train.log_evry: 5\n")
     res = runner.invoke(cli, ["validate", str(bad)])
     assert res.exit_code == 2
     assert "bad_profile.yaml:5:5: profiles.quick.train.log_evry" in res.stderr

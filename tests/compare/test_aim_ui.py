@@ -31,16 +31,28 @@ import pytest
 
 from tests.compare.conftest import RECIPES, SEEDS
 
-CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"),
-                             "/usr/bin/chromium") if p and Path(p).is_file()), None)
+CHROMIUM = next(
+    (
+        p
+        for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
+        if p and Path(p).is_file()
+    ),
+    None,
+)
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install chromium)"
 )
 
 # Flags for a headless Chromium in a container: no sandbox (root), no GPU, no network chatter.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -70,9 +82,18 @@ def aim_up(tiny_runs: Path) -> Iterator[str]:
     port = _free_port()
     log = (tiny_runs / "aim_up.log").open("w")
     proc = subprocess.Popen(
-        [*_aim_command(), "up", "--host", "127.0.0.1", "--port", str(port),
-         "--repo", str(tiny_runs / "aim")],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            *_aim_command(),
+            "up",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--repo",
+            str(tiny_runs / "aim"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -86,7 +107,9 @@ def aim_up(tiny_runs: Path) -> Iterator[str]:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                pytest.fail(f"aim up did not start: {(tiny_runs / 'aim_up.log').read_text()[-2000:]}")
+                pytest.fail(
+                    f"aim up did not start: {(tiny_runs / 'aim_up.log').read_text()[-2000:]}"
+                )
             time.sleep(0.5)
         yield base
     finally:
@@ -113,11 +136,20 @@ def page(aim_up: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]
 
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM,
-            headless=True, args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 900},
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
         )
-        context.route("**/*", lambda route: route.continue_()
-                      if route.request.url.startswith((aim_up, "data:")) else route.abort())
+        context.route(
+            "**/*",
+            lambda route: (
+                route.continue_()
+                if route.request.url.startswith((aim_up, "data:"))
+                else route.abort()
+            ),
+        )
         context.set_default_timeout(60_000)
         try:
             yield context.new_page()
@@ -142,12 +174,14 @@ def _dismiss_popup(page: Any) -> None:
 def _hashes(tiny_runs: Path) -> dict[str, str]:
     return {
         json.loads((tiny_runs / recipe / seed / "summary.json").read_text())["aim_run_hash"]: recipe
-        for recipe in RECIPES for seed in (f"seed_{s}" for s in SEEDS[recipe])
+        for recipe in RECIPES
+        for seed in (f"seed_{s}" for s in SEEDS[recipe])
     }
 
 
-def test_runs_page_lists_every_run_with_its_recipe(page: Any, aim_up: str, tiny_runs: Path,
-                                                   shots: Path) -> None:
+def test_runs_page_lists_every_run_with_its_recipe(
+    page: Any, aim_up: str, tiny_runs: Path, shots: Path
+) -> None:
     hashes = _hashes(tiny_runs)
     page.goto(aim_up + "/runs")
     _settled(page)
@@ -161,8 +195,12 @@ def test_runs_page_lists_every_run_with_its_recipe(page: Any, aim_up: str, tiny_
     page.screenshot(path=str(shots / "aim_runs.png"), full_page=True)
 
     # The README's query: the runs of one recipe (and only those) are listed.
-    query = {"options": [], "query": 'run.recipe_name == "vipo_mopo"', "advancedMode": False,
-             "advancedQuery": ""}
+    query = {
+        "options": [],
+        "query": 'run.recipe_name == "vipo_mopo"',
+        "advancedMode": False,
+        "advancedQuery": "",
+    }
     page.goto(f"{aim_up}/runs?select={ui_state(query)}")
     _settled(page)
     vipo = [h for h, r in hashes.items() if r == "vipo_mopo"]
@@ -174,14 +212,21 @@ def test_runs_page_lists_every_run_with_its_recipe(page: Any, aim_up: str, tiny_
 
 
 def test_metrics_explorer_groups_the_score_by_recipe(page: Any, aim_up: str, shots: Path) -> None:
-    select = {"options": [], "query": "", "advancedMode": True,
-              "advancedQuery": '(metric.name == "eval/normalized_score")'}
+    select = {
+        "options": [],
+        "query": "",
+        "advancedMode": True,
+        "advancedQuery": '(metric.name == "eval/normalized_score")',
+    }
     grouping = {
-        "color": ["run.params.recipe_name"], "stroke": [], "chart": [],
+        "color": ["run.params.recipe_name"],
+        "stroke": [],
+        "chart": [],
         "reverseMode": {"color": False, "stroke": False, "chart": False},
         "isApplied": {"color": True, "stroke": True, "chart": True},
         "persistence": {"color": False, "stroke": False},
-        "seed": {"color": 10, "stroke": 10}, "paletteIndex": 0,
+        "seed": {"color": 10, "stroke": 10},
+        "paletteIndex": 0,
     }
     page.goto(f"{aim_up}/metrics?select={ui_state(select)}&grouping={ui_state(grouping)}")
     _settled(page)

@@ -143,20 +143,33 @@ def test_every_run_records_what_users_group_by(tiny_runs: Path) -> None:
 def test_compare_reads_sweep_table_json_with_known_answers(tmp_path: Path) -> None:
     """Rows of 'compose sweep table --json': three groups of four seeds, IQMs known by hand."""
     scores = {"a": [1.0, 2.0, 3.0, 100.0], "b": [10.0, 20.0, 30.0, 40.0], "c": [5.0, 5.0, 6.0, 6.0]}
-    rows = [{"name": f"{g}-s{s}", "label": g, "recipe": "mopo", "dataset": "d", "grid": {},
-             "seed": s, "status": "finished", "steps": 100, "score": v}
-            for g, vs in scores.items() for s, v in enumerate(vs)]
+    rows = [
+        {
+            "name": f"{g}-s{s}",
+            "label": g,
+            "recipe": "mopo",
+            "dataset": "d",
+            "grid": {},
+            "seed": s,
+            "status": "finished",
+            "steps": 100,
+            "score": v,
+        }
+        for g, vs in scores.items()
+        for s, v in enumerate(vs)
+    ]
     src = tmp_path / "rows.json"
     src.write_text(json.dumps(rows))
     js, png, md = tmp_path / "out.json", tmp_path / "out.png", tmp_path / "out.md"
-    code, out, err = _compare(str(src), "--pair", "b", "a", "--json", str(js), "--plot", str(png),
-                              "--md", str(md))
+    code, out, err = _compare(
+        str(src), "--pair", "b", "a", "--json", str(js), "--plot", str(png), "--md", str(md)
+    )
     assert code == 0, err
     groups = {g["group"]: g for g in json.loads(js.read_text())["groups"]}
-    assert groups["a"]["final"]["value"] == pytest.approx(2.5)   # 2 and 3: the 100 is trimmed
+    assert groups["a"]["final"]["value"] == pytest.approx(2.5)  # 2 and 3: the 100 is trimmed
     assert groups["b"]["final"]["value"] == pytest.approx(25.0)
-    assert groups["a"]["best"] is None                           # no history in a table row
-    assert "P(b > a) = 0.75" in out                              # 12 of 16 pairs
+    assert groups["a"]["best"] is None  # no history in a table row
+    assert "P(b > a) = 0.75" in out  # 12 of 16 pairs
     assert "fewer than 5 runs" in md.read_text()
     if _has_matplotlib():
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"      # the interval plot alone
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # the interval plot alone

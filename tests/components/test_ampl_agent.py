@@ -79,7 +79,9 @@ def test_q_normalized_lambda_and_soft_q_avg() -> None:
     q_first = float(out1["q_avg"])
     assert float(out1["lambda"]) == pytest.approx(10.0 / q_first)
     # loss = -lambda * mean min Q(s, pi(s)) and its gradient reaches only the policy
-    assert float(out1["loss_actor"].detach()) == pytest.approx(-10.0 / q_first * float(out1["q_pi_mean"]), rel=1e-5)
+    assert float(out1["loss_actor"].detach()) == pytest.approx(
+        -10.0 / q_first * float(out1["q_pi_mean"]), rel=1e-5
+    )
     out1["loss_actor"].backward()
     assert all(p.grad is None for p in agent.critic.parameters())
     assert any(p.grad is not None for p in pi.parameters())
@@ -98,7 +100,9 @@ def test_rollout_discriminator_trains_d_and_generator_reaches_policy_only() -> N
     torch.manual_seed(0)
     data = make_data()
     ctx = make_ctx(data=data)
-    dyn = GaussianEnsembleConfig(members=3, elites=2, hidden=[8, 8], weight_decay=[0.0, 0.0, 0.0]).build(ctx)
+    dyn = GaussianEnsembleConfig(
+        members=3, elites=2, hidden=[8, 8], weight_decay=[0.0, 0.0, 0.0]
+    ).build(ctx)
     pi = ImplicitPolicyConfig(hidden=[8]).build(ctx)
     agent = make_agent(ctx, policy=pi)
     aux = RolloutDiscriminatorConfig(hidden=[16], lr=1e-2).build(ctx)

@@ -61,25 +61,38 @@ def test_miw_weighted_update_fits_omega_and_retrains_the_model() -> None:
     torch.manual_seed(0)
     data = make_data(n=300)
     ctx = make_ctx(data=data)
-    dyn = GaussianEnsembleConfig(members=3, elites=2, hidden=[16, 16], weight_decay=[0.0, 0.0, 0.0]).build(ctx)
+    dyn = GaussianEnsembleConfig(
+        members=3, elites=2, hidden=[16, 16], weight_decay=[0.0, 0.0, 0.0]
+    ).build(ctx)
     ctx.dynamics = dyn
     learner = MIWWeightedConfig(
-        holdout=50, max_epochs=2, retrain_every=10, miw_steps=20, miw_hidden=[16],
-        model_steps=10, batch_size=32,
+        holdout=50,
+        max_epochs=2,
+        retrain_every=10,
+        miw_steps=20,
+        miw_hidden=[16],
+        model_steps=10,
+        batch_size=32,
     ).build(ctx)
     assert learner.updates_during_policy
     learner.pretrain(dyn, data, lambda metrics, step: None)
     agent = make_agent(ctx)
-    real = Batch(data.obs[:8], data.actions[:8], data.rewards[:8], data.next_obs[:8], data.terminals[:8])
+    real = Batch(
+        data.obs[:8], data.actions[:8], data.rewards[:8], data.next_obs[:8], data.terminals[:8]
+    )
     assert learner.update(UpdateInputs(step=5, real=real, agent=agent, dynamics=dyn)) == {}
     before = [p.detach().clone() for p in dyn.parameters()]
     out = learner.update(UpdateInputs(step=10, real=real, agent=agent, dynamics=dyn))
-    assert {"miw_loss", "weighted_nll", "log_omega_q25", "log_omega_q50", "log_omega_q75"} <= set(out)
+    assert {"miw_loss", "weighted_nll", "log_omega_q25", "log_omega_q50", "log_omega_q75"} <= set(
+        out
+    )
     assert out["log_omega_q25"] <= out["log_omega_q50"] <= out["log_omega_q75"]
     w = learner.dataset_weights()
     assert w.shape == (300,) and float(w.mean()) == pytest.approx(1.0, abs=1e-5) and (w > 0).all()
     assert any(not torch.equal(a, b) for a, b in zip(before, dyn.parameters(), strict=True))
     # NW ablation: no omega fit, plain periodic retraining
-    nw = MIWWeightedConfig(holdout=50, max_epochs=1, retrain_every=10, weighted=False, model_steps=3).build(ctx)
+    nw = MIWWeightedConfig(
+        holdout=50, max_epochs=1, retrain_every=10, weighted=False, model_steps=3
+    ).build(ctx)
     out_nw = nw.update(UpdateInputs(step=10, real=real, agent=agent, dynamics=dyn))
     assert set(out_nw) == {"weighted_nll"}

@@ -85,13 +85,17 @@ def test_wrong_shape_is_named_with_the_expected_one() -> None:
 
 def test_a_tuple_is_refused_naming_the_result_type() -> None:
     shaper = _ctx().build(_config(OldTuple))
-    with pytest.raises(ComponentContractError, match=r"returned a tuple of 2; it must return Shaped"):
+    with pytest.raises(
+        ComponentContractError, match=r"returned a tuple of 2; it must return Shaped"
+    ):
         shaper.shape(_Steps(), dynamics=None, agent=None)
 
 
 def test_terminate_of_the_wrong_shape_is_named() -> None:
     shaper = _ctx().build(_config(WrongTerminate))
-    with pytest.raises(ComponentContractError, match=r"returned terminate as a tensor of shape \[2\]"):
+    with pytest.raises(
+        ComponentContractError, match=r"returned terminate as a tensor of shape \[2\]"
+    ):
         shaper.shape(_Steps(), dynamics=None, agent=None)
 
 

@@ -56,7 +56,9 @@ def test_entry_point_plugin_registers_with_its_distribution(site: Path) -> None:
 
 def test_broken_plugins_are_reported_and_others_load(site: Path) -> None:
     _install_dist(site, "plug-good", "plug_good", GOOD, "good")
-    _install_dist(site, "plug-broken", "plug_broken", "raise ImportError('no such thing')\n", "broken")
+    _install_dist(
+        site, "plug-broken", "plug_broken", "raise ImportError('no such thing')\n", "broken"
+    )
     clash = GOOD.replace("zero_u", "zero_u")  # same name again, from another distribution
     _install_dist(site, "plug-clash", "plug_clash", clash, "clash")
     loaded = load_plugins(entry_points=True, extra=[("noop", types.SimpleNamespace())])

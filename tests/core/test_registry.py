@@ -86,7 +86,10 @@ def test_duplicate_name_names_both_origins(registry: Registry) -> None:
 @pytest.mark.parametrize(
     "body, message",
     [
-        ({"kind": "nonsense", "__annotations__": {"type": Literal["x"]}, "type": "x"}, "unknown kind"),
+        (
+            {"kind": "nonsense", "__annotations__": {"type": Literal["x"]}, "type": "x"},
+            "unknown kind",
+        ),
         ({"kind": "uncertainty"}, "needs a field"),
         (
             {"kind": "aux_loss", "__annotations__": {"type": Literal["y"]}, "type": "y"},
@@ -145,7 +148,10 @@ def test_nested_slots_follow_the_active_registry() -> None:
     from compose.registry import Registry
 
     with_aux, without_aux = Registry(), Registry()
-    for reg, configs in ((with_aux, (MLEConfig, ValueInconsistencyConfig)), (without_aux, (MLEConfig,))):
+    for reg, configs in (
+        (with_aux, (MLEConfig, ValueInconsistencyConfig)),
+        (without_aux, (MLEConfig,)),
+    ):
         with reg.origin("tests"):
             for config in configs:
                 reg.add(config)
@@ -153,7 +159,10 @@ def test_nested_slots_follow_the_active_registry() -> None:
     entry = {"aux_losses": [{"type": "value_inconsistency"}]}
     with with_aux.active():
         assert MLEConfig(**entry).aux_losses[0].type == "value_inconsistency"
-    with without_aux.active(), pytest.raises(pydantic.ValidationError, match="no aux_loss component"):
+    with (
+        without_aux.active(),
+        pytest.raises(pydantic.ValidationError, match="no aux_loss component"),
+    ):
         MLEConfig(**entry)
     with with_aux.active():  # and back again
         assert len(MLEConfig(**entry).aux_losses) == 1

@@ -35,8 +35,9 @@ def write_d4rl() -> Callable[..., Path]:
     return _write_d4rl
 
 
-def _write_d4rl(path: Path, arrays: TransitionArrays, next_observations: bool = True,
-                **override: np.ndarray) -> Path:
+def _write_d4rl(
+    path: Path, arrays: TransitionArrays, next_observations: bool = True, **override: np.ndarray
+) -> Path:
     """Write arrays in D4RL's hdf5 layout (fields may be overridden to make bad files)."""
     fields = {
         "observations": arrays.obs,

@@ -22,10 +22,21 @@ def policy_dir(tmp_path: Path) -> Path:
     out = tmp_path / "policies"
     for kind in ("medium", "expert"):
         pol = BehaviorPolicy(4, 1, [-3.0], [3.0], hidden=(16, 16))
-        snaps = [{"state_dict": BehaviorPolicy(4, 1, [-3.0], [3.0], (16, 16)).state_dict(),
-                  "env_steps": s, "eval_return": 5.0} for s in (200, 400)]
-        meta = {"kind": kind, "env_steps": 400, "eval_return": 7.0, "normalized_score": 0.2,
-                "sac_config": {"learning_starts": 100}}
+        snaps = [
+            {
+                "state_dict": BehaviorPolicy(4, 1, [-3.0], [3.0], (16, 16)).state_dict(),
+                "env_steps": s,
+                "eval_return": 5.0,
+            }
+            for s in (200, 400)
+        ]
+        meta = {
+            "kind": kind,
+            "env_steps": 400,
+            "eval_return": 7.0,
+            "normalized_score": 0.2,
+            "sac_config": {"learning_starts": 100},
+        }
         save_policy(out / f"pendulum_{kind}.pt", pol, meta, snaps)
     return out
 
@@ -47,16 +58,19 @@ def test_make_random_and_made_on_first_use(minari_store: Path) -> None:
 
 
 def test_make_is_deterministic(minari_store: Path) -> None:
-    make_dataset("pendulum", "random", seed=4, size=300, dataset_id="t/pendulum/a-v0",
-                 progress=False)
-    make_dataset("pendulum", "random", seed=4, size=300, dataset_id="t/pendulum/b-v0",
-                 progress=False)
+    make_dataset(
+        "pendulum", "random", seed=4, size=300, dataset_id="t/pendulum/a-v0", progress=False
+    )
+    make_dataset(
+        "pendulum", "random", seed=4, size=300, dataset_id="t/pendulum/b-v0", progress=False
+    )
     a, b = read_minari("t/pendulum/a-v0"), read_minari("t/pendulum/b-v0")
     np.testing.assert_array_equal(a.obs, b.obs)
     np.testing.assert_array_equal(a.actions, b.actions)
     with pytest.raises(DatasetError, match="already exists"):
-        make_dataset("pendulum", "random", seed=4, size=300, dataset_id="t/pendulum/a-v0",
-                     progress=False)
+        make_dataset(
+            "pendulum", "random", seed=4, size=300, dataset_id="t/pendulum/a-v0", progress=False
+        )
 
 
 @pytest.mark.parametrize("quality", ["medium", "medium-replay", "medium-expert"])
@@ -132,11 +146,14 @@ def _episode_checks(a: object, n: int) -> None:
     starts, ends = a.episode_bounds()
     inner = ~a.episode_starts[1:]
     np.testing.assert_array_equal(a.next_obs[:-1][inner], a.obs[1:][inner])
-    done = (a.terminals + a.timeouts)
+    done = a.terminals + a.timeouts
     assert done.max() <= 1 and done.sum() == len(starts) and (done[ends - 1] == 1).all()
     # timeouts before the env's 1000-step limit: only the budget's cut of the last episode
-    short_timeouts = [k for k, (s, e) in enumerate(zip(starts, ends, strict=True))
-                      if a.timeouts[e - 1] and e - s < 1000]
+    short_timeouts = [
+        k
+        for k, (s, e) in enumerate(zip(starts, ends, strict=True))
+        if a.timeouts[e - 1] and e - s < 1000
+    ]
     assert short_timeouts in ([], [len(starts) - 1])
 
 
@@ -157,14 +174,20 @@ def test_collect_whole_episodes_and_seeds() -> None:
 
 def test_medium_dataset_deterministic_per_seed(minari_store: Path, policy_dir: Path) -> None:
     def make(seed: int, name: str) -> object:
-        made = make_dataset("pendulum", "medium", seed=seed, size=300, policy_dir=policy_dir,
-                            dataset_id=f"t/pendulum/{name}-v0", progress=False)
+        made = make_dataset(
+            "pendulum",
+            "medium",
+            seed=seed,
+            size=300,
+            policy_dir=policy_dir,
+            dataset_id=f"t/pendulum/{name}-v0",
+            progress=False,
+        )
         return read_minari(made)
 
     a, b, c = make(3, "a"), make(3, "b"), make(4, "c")
     _episode_checks(a, 300)
-    for f in ("obs", "actions", "rewards", "next_obs", "terminals", "timeouts",
-              "episode_starts"):
+    for f in ("obs", "actions", "rewards", "next_obs", "terminals", "timeouts", "episode_starts"):
         np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
     assert not np.array_equal(a.actions, c.actions)
     meta = read_metadata("t/pendulum/a-v0")["compose"]
@@ -178,11 +201,25 @@ def test_train_behavior_until_medium_never_writes_expert(tmp_path: Path) -> None
     from compose.cli.data import data
 
     out = tmp_path / "out"
-    res = CliRunner().invoke(data, [
-        "train-behavior", "pendulum", "--until", "medium", "--steps", "150",
-        "--learning-starts", "100", "--eval-every", "150", "--hidden", "16,16",
-        "--out", str(out),
-    ])
+    res = CliRunner().invoke(
+        data,
+        [
+            "train-behavior",
+            "pendulum",
+            "--until",
+            "medium",
+            "--steps",
+            "150",
+            "--learning-starts",
+            "100",
+            "--eval-every",
+            "150",
+            "--hidden",
+            "16,16",
+            "--out",
+            str(out),
+        ],
+    )
     # 150 steps cannot reach the medium target: a clear failure, and no half-trained files
     assert res.exit_code == 1 and "no medium policy after 150 steps" in res.output
     assert not out.exists() or not any(out.iterdir())

@@ -20,8 +20,16 @@ from compose.data.minari_io import list_local, write_minari
 
 def test_minari_round_trip(minari_store: Path, pendulum_arrays: TransitionArrays) -> None:
     a = pendulum_arrays
-    write_minari("test/pendulum/rt-v0", a, "InvertedPendulum-v5", 0.0, 1000.0, "test data",
-                 "uniform", {"provenance": "unit test data"})
+    write_minari(
+        "test/pendulum/rt-v0",
+        a,
+        "InvertedPendulum-v5",
+        0.0,
+        1000.0,
+        "test data",
+        "uniform",
+        {"provenance": "unit test data"},
+    )
     assert list_local() == ["test/pendulum/rt-v0"]
     d = MinariSource(id="test/pendulum/rt-v0").load()
     assert len(d) == len(a)
@@ -48,7 +56,12 @@ def test_minari_round_trip(minari_store: Path, pendulum_arrays: TransitionArrays
 
 
 @pytest.mark.parametrize("with_next", [True, False])
-def test_d4rl_hdf5_loads(tmp_path: Path, pendulum_arrays: TransitionArrays, with_next: bool, write_d4rl: Callable[..., Path]) -> None:
+def test_d4rl_hdf5_loads(
+    tmp_path: Path,
+    pendulum_arrays: TransitionArrays,
+    with_next: bool,
+    write_d4rl: Callable[..., Path],
+) -> None:
     a = pendulum_arrays
     path = write_d4rl(tmp_path / "pend.hdf5", a, next_observations=with_next)
     d = D4RLHdf5Source(path=path, env_id="InvertedPendulum-v5").load()
@@ -79,8 +92,12 @@ def test_d4rl_ref_scores_for_locomotion(tmp_path: Path, write_d4rl: Callable[...
     assert (d.info.ref_min_score, d.info.ref_max_score) == (-20.272305, 3234.3)
 
 
-def test_import_d4rl_round_trip(minari_store: Path, tmp_path: Path,
-                                pendulum_arrays: TransitionArrays, write_d4rl: Callable[..., Path]) -> None:
+def test_import_d4rl_round_trip(
+    minari_store: Path,
+    tmp_path: Path,
+    pendulum_arrays: TransitionArrays,
+    write_d4rl: Callable[..., Path],
+) -> None:
     path = write_d4rl(tmp_path / "pendulum_uniform-v2.hdf5", pendulum_arrays)
     made = import_d4rl(path, "InvertedPendulum-v5")
     assert made == "d4rl/pendulum-uniform-v0"
@@ -89,12 +106,17 @@ def test_import_d4rl_round_trip(minari_store: Path, tmp_path: Path,
     assert "pendulum_uniform-v2.hdf5" in d.info.provenance
 
 
-def test_cli_import_list_info(minari_store: Path, tmp_path: Path,
-                              pendulum_arrays: TransitionArrays, write_d4rl: Callable[..., Path]) -> None:
+def test_cli_import_list_info(
+    minari_store: Path,
+    tmp_path: Path,
+    pendulum_arrays: TransitionArrays,
+    write_d4rl: Callable[..., Path],
+) -> None:
     path = write_d4rl(tmp_path / "p.hdf5", pendulum_arrays)
     runner = CliRunner()
-    res = runner.invoke(data, ["import-d4rl", str(path), "--env", "InvertedPendulum-v5",
-                               "--id", "mine/pend-v0"])
+    res = runner.invoke(
+        data, ["import-d4rl", str(path), "--env", "InvertedPendulum-v5", "--id", "mine/pend-v0"]
+    )
     assert res.exit_code == 0, res.output
     res = runner.invoke(data, ["list"])
     assert "mine/pend-v0" in res.output and "compose/hopper/medium-v0" in res.output

@@ -14,10 +14,12 @@ def _zero(obs: torch.Tensor) -> torch.Tensor:
 
 
 def test_evaluate_inverted_pendulum_is_deterministic() -> None:
-    a = evaluate(_zero, "InvertedPendulum-v5", episodes=3, seed=7,
-                 ref_min_score=0.0, ref_max_score=1000.0)
-    b = evaluate(_zero, "InvertedPendulum-v5", episodes=3, seed=7,
-                 ref_min_score=0.0, ref_max_score=1000.0)
+    a = evaluate(
+        _zero, "InvertedPendulum-v5", episodes=3, seed=7, ref_min_score=0.0, ref_max_score=1000.0
+    )
+    b = evaluate(
+        _zero, "InvertedPendulum-v5", episodes=3, seed=7, ref_min_score=0.0, ref_max_score=1000.0
+    )
     assert a == b and len(a.returns) == 3
     # reward is 1 per non-terminal step, so a return equals its length minus the terminal step
     assert all(r in (n - 1, n) for r, n in zip(a.returns, a.lengths, strict=True))
@@ -26,10 +28,13 @@ def test_evaluate_inverted_pendulum_is_deterministic() -> None:
 
 
 def test_evaluate_uses_d4rl_refs_for_locomotion() -> None:
-    res = evaluate(lambda o: torch.zeros(o.shape[0], 3), "Hopper-v5", episodes=2, seed=0,
-                   max_episode_steps=50)
+    res = evaluate(
+        lambda o: torch.zeros(o.shape[0], 3), "Hopper-v5", episodes=2, seed=0, max_episode_steps=50
+    )
     assert (res.ref_min_score, res.ref_max_score) == (-20.272305, 3234.3)
-    assert res.normalized_mean == pytest.approx(normalized_score(res.mean_return, -20.272305, 3234.3))
+    assert res.normalized_mean == pytest.approx(
+        normalized_score(res.mean_return, -20.272305, 3234.3)
+    )
     assert max(res.lengths) <= 50
 
 

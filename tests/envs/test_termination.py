@@ -30,8 +30,12 @@ def _rollouts(env_id: str, steps: int, seed: int) -> tuple[np.ndarray, ...]:
 
 @pytest.mark.parametrize(
     ("env_id", "steps"),
-    [("Hopper-v5", 1500), ("Walker2d-v5", 1500), ("InvertedPendulum-v5", 600),
-     ("HalfCheetah-v5", 300)],
+    [
+        ("Hopper-v5", 1500),
+        ("Walker2d-v5", 1500),
+        ("InvertedPendulum-v5", 600),
+        ("HalfCheetah-v5", 300),
+    ],
 )
 def test_termination_matches_env(env_id: str, steps: int) -> None:
     obs, act, nxt, term = _rollouts(env_id, steps, seed=1)
@@ -53,8 +57,10 @@ def test_termination_by_short_name_and_batch_dims() -> None:
     assert not fn(nxt, torch.zeros(2, 3, 3), nxt).any()
     nxt[1, 2, 1] = 0.3  # torso angle beyond 0.2
     nxt[0, 0, 5] = float("nan")
-    assert fn(nxt, torch.zeros(2, 3, 3), nxt).tolist() == [[True, False, False],
-                                                           [False, False, True]]
+    assert fn(nxt, torch.zeros(2, 3, 3), nxt).tolist() == [
+        [True, False, False],
+        [False, False, True],
+    ]
 
 
 def test_unknown_env() -> None:

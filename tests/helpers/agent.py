@@ -53,8 +53,9 @@ def make_agent(
         for p in target.parameters():
             p.add_(0.05 * torch.randn_like(p))
     temp = torch.tensor(alpha)
-    return Agent(policy=policy, critic=critic, target_critic=target, gamma=gamma,
-                 temperature=lambda: temp)
+    return Agent(
+        policy=policy, critic=critic, target_critic=target, gamma=gamma, temperature=lambda: temp
+    )
 
 
 def make_batch(n: int, ctx: BuildContext, n_model: int = 0, seed: int = 0) -> Any:

@@ -13,7 +13,9 @@ from compose.kinds import Agent, Batch, BuildContext
 from compose.nn.q_ensemble import QEnsemble
 
 
-def make_ctx(obs_dim: int = 3, act_dim: int = 2, data: Any = None, dynamics: Any = None) -> BuildContext:
+def make_ctx(
+    obs_dim: int = 3, act_dim: int = 2, data: Any = None, dynamics: Any = None
+) -> BuildContext:
     """A BuildContext built by hand, actions in [-1, 1]."""
     return BuildContext(
         obs_dim=obs_dim,
@@ -27,7 +29,9 @@ def make_ctx(obs_dim: int = 3, act_dim: int = 2, data: Any = None, dynamics: Any
     )
 
 
-def make_agent(ctx: BuildContext, policy: Any = None, alpha: float = 0.1, gamma: float = 0.9) -> Agent:
+def make_agent(
+    ctx: BuildContext, policy: Any = None, alpha: float = 0.1, gamma: float = 0.9
+) -> Agent:
     """tanh_gaussian policy (unless given), K = 2 critics and a perturbed target copy."""
     from components.policies.tanh_gaussian import TanhGaussianConfig
 
@@ -39,7 +43,9 @@ def make_agent(ctx: BuildContext, policy: Any = None, alpha: float = 0.1, gamma:
         for p in target.parameters():
             p.add_(0.05 * torch.randn_like(p))
     temp = torch.tensor(alpha)
-    return Agent(policy=policy, critic=critic, target_critic=target, gamma=gamma, temperature=lambda: temp)
+    return Agent(
+        policy=policy, critic=critic, target_critic=target, gamma=gamma, temperature=lambda: temp
+    )
 
 
 def make_batch(n: int, obs_dim: int = 3, act_dim: int = 2, seed: int = 0) -> Batch:

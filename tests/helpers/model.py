@@ -10,7 +10,13 @@ import torch
 from compose.kinds import BuildContext
 from tests.helpers.tiny import make_ctx, tiny_ensemble
 
-__all__ = ["MODEL_CONFIG_MODULES", "gaussian_ensemble", "linear_system", "make_ctx", "model_registry"]
+__all__ = [
+    "MODEL_CONFIG_MODULES",
+    "gaussian_ensemble",
+    "linear_system",
+    "make_ctx",
+    "model_registry",
+]
 
 torch.set_num_threads(1)  # the machine is shared; tiny tests gain nothing from threads
 

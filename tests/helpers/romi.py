@@ -40,14 +40,24 @@ def make_setup(
     terminals = torch.zeros(n)
     terminals[::7] = 1.0
     data = OfflineData(
-        obs=obs, actions=actions, rewards=rewards, next_obs=next_obs, terminals=terminals,
-        timeouts=torch.zeros(n), episode_starts=torch.zeros(n, dtype=torch.bool), info=None,
+        obs=obs,
+        actions=actions,
+        rewards=rewards,
+        next_obs=next_obs,
+        terminals=terminals,
+        timeouts=torch.zeros(n),
+        episode_starts=torch.zeros(n, dtype=torch.bool),
+        info=None,
     )
     if device != "cpu":
         data = data.to(device)
     ctx = BuildContext(
-        obs_dim=OBS, act_dim=ACT, action_low=-torch.ones(ACT), action_high=torch.ones(ACT),
-        device=torch.device(device), data=data,
+        obs_dim=OBS,
+        act_dim=ACT,
+        action_low=-torch.ones(ACT),
+        action_high=torch.ones(ACT),
+        device=torch.device(device),
+        data=data,
     )
     dyn_cfg = GaussianEnsembleConfig(
         members=3, elites=2, hidden=[8, 8], weight_decay=[1e-5, 1e-5, 1e-5]
@@ -63,16 +73,30 @@ def make_setup(
             p.add_(0.1 * torch.randn_like(p))
             p.requires_grad_(False)
     agent = Agent(
-        policy=policy, critic=critic, target_critic=target, gamma=0.99,
+        policy=policy,
+        critic=critic,
+        target_critic=target,
+        gamma=0.99,
         temperature=lambda: torch.zeros(()),
     )
     ctx.dynamics = dynamics
     ctx.agent = agent
     if dtype != torch.float32:
         data = OfflineData(
-            **{k: getattr(data, k).to(dtype) if k not in ("episode_starts",) else data.episode_starts
-               for k in ("obs", "actions", "rewards", "next_obs", "terminals", "timeouts",
-                         "episode_starts")},
+            **{
+                k: getattr(data, k).to(dtype)
+                if k not in ("episode_starts",)
+                else data.episode_starts
+                for k in (
+                    "obs",
+                    "actions",
+                    "rewards",
+                    "next_obs",
+                    "terminals",
+                    "timeouts",
+                    "episode_starts",
+                )
+            },
             info=None,
         )
         ctx.data = data

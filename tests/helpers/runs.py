@@ -39,11 +39,17 @@ def tiny(tmp: Path) -> list[str]:
     return [a for s in sets for a in ("--set", s)]
 
 
-def compose(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def compose(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     """Run ``compose run ARGS`` as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "compose.cli", "run", *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -87,11 +93,23 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     A fixture: a conftest that needs it imports it (tests/train, tests/sweep, tests/compare).
     """
     store = tmp_path_factory.mktemp("minari")
-    out = dict(os.environ, MINARI_DATASETS_PATH=str(store), PYTHONPATH=str(ROOT),
-               OMP_NUM_THREADS="1", COLUMNS="120")
+    out = dict(
+        os.environ,
+        MINARI_DATASETS_PATH=str(store),
+        PYTHONPATH=str(ROOT),
+        OMP_NUM_THREADS="1",
+        COLUMNS="120",
+    )
     subprocess.run(
-        [sys.executable, "-c",
-         "from compose.data import make_dataset; make_dataset('pendulum', 'random', progress=False)"],
-        env=out, check=True, cwd=ROOT, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            "from compose.data import make_dataset; make_dataset('pendulum', 'random', progress=False)",
+        ],
+        env=out,
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
     )
     return out

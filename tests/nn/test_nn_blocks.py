@@ -89,8 +89,9 @@ def test_tanh_normal_log_prob_matches_change_of_variables() -> None:
     base = torch.distributions.Normal(mean, log_std.exp()).log_prob(s.pre_tanh).sum(-1)
     naive = base - torch.log(1 - torch.tanh(s.pre_tanh.double()) ** 2).sum(-1).float()
     torch.testing.assert_close(s.log_prob, naive, atol=1e-4, rtol=1e-4)
-    torch.testing.assert_close(tanh_normal_log_prob(s.action, mean, log_std), s.log_prob,
-                               atol=5e-3, rtol=1e-3)
+    torch.testing.assert_close(
+        tanh_normal_log_prob(s.action, mean, log_std), s.log_prob, atol=5e-3, rtol=1e-3
+    )
     assert s.action.abs().max() < 1
 
 

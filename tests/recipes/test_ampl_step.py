@@ -14,9 +14,14 @@ from compose.kinds import Batch
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = [
-    "dynamics.hidden=[16,16]", "dynamics.weight_decay=[0,0,0]", "dynamics.members=3",
-    "dynamics.elites=2", "policy.hidden=[16]", "critic.hidden=[16,16]",
-    "actor.aux_losses.0.hidden=[16]", "model_learner.miw_hidden=[16]",
+    "dynamics.hidden=[16,16]",
+    "dynamics.weight_decay=[0,0,0]",
+    "dynamics.members=3",
+    "dynamics.elites=2",
+    "policy.hidden=[16]",
+    "critic.hidden=[16,16]",
+    "actor.aux_losses.0.hidden=[16]",
+    "model_learner.miw_hidden=[16]",
 ]
 
 
@@ -24,13 +29,30 @@ def _data(n: int = 64) -> OfflineData:
     g = torch.Generator().manual_seed(0)
     obs, act = torch.randn(n, 4, generator=g), torch.rand(n, 1, generator=g) * 6 - 3
     info = DatasetInfo(
-        dataset_id="toy", source="test", env_id="InvertedPendulum-v5", obs_dim=4, act_dim=1,
-        action_low=[-3.0], action_high=[3.0], provenance="test", n_transitions=n,
-        n_episodes=1, return_mean=0.0, return_std=0.0, return_min=0.0, return_max=0.0,
+        dataset_id="toy",
+        source="test",
+        env_id="InvertedPendulum-v5",
+        obs_dim=4,
+        act_dim=1,
+        action_low=[-3.0],
+        action_high=[3.0],
+        provenance="test",
+        n_transitions=n,
+        n_episodes=1,
+        return_mean=0.0,
+        return_std=0.0,
+        return_min=0.0,
+        return_max=0.0,
     )
     return OfflineData(
-        obs=obs, actions=act, rewards=torch.ones(n), next_obs=obs + 0.1, terminals=torch.zeros(n),
-        timeouts=torch.zeros(n), episode_starts=torch.zeros(n, dtype=torch.bool), info=info,
+        obs=obs,
+        actions=act,
+        rewards=torch.ones(n),
+        next_obs=obs + 0.1,
+        terminals=torch.zeros(n),
+        timeouts=torch.zeros(n),
+        episode_starts=torch.zeros(n, dtype=torch.bool),
+        info=info,
     )
 
 
@@ -39,14 +61,21 @@ def _parts(*sets: str):  # noqa: ANN202
     from compose.recipe import load_recipe
     from compose.train.build import build_parts
 
-    recipe = load_recipe(ROOT / "recipes" / "ampl.yaml", [*SMALL, *sets], plugins=load_plugins()).recipe
+    recipe = load_recipe(
+        ROOT / "recipes" / "ampl.yaml", [*SMALL, *sets], plugins=load_plugins()
+    ).recipe
     torch.manual_seed(0)
     return recipe, build_parts(recipe, _data(), torch.device("cpu"))
 
 
 def _batch(data: OfflineData, rows: slice) -> Batch:
-    return Batch(obs=data.obs[rows], actions=data.actions[rows], rewards=data.rewards[rows],
-                 next_obs=data.next_obs[rows], terminals=data.terminals[rows])
+    return Batch(
+        obs=data.obs[rows],
+        actions=data.actions[rows],
+        rewards=data.rewards[rows],
+        next_obs=data.next_obs[rows],
+        terminals=data.terminals[rows],
+    )
 
 
 def test_update_order_and_target_policy() -> None:
@@ -80,11 +109,15 @@ def test_update_order_and_target_policy() -> None:
     before = [p.detach().clone() for p in parts.target_policy.parameters()]
 
     step = UpdateStep(parts, tau=recipe.train.tau)
-    inputs = update_inputs(parts, 1, _batch(parts.data, slice(0, 16)), _batch(parts.data, slice(16, 32)))
+    inputs = update_inputs(
+        parts, 1, _batch(parts.data, slice(0, 16)), _batch(parts.data, slice(16, 32))
+    )
     step(inputs)
     assert calls == ["critic", "target_policy", "discriminator", "actor"]
     tau = recipe.train.tau
-    for old, new, pi in zip(before, parts.target_policy.parameters(), parts.policy.parameters(), strict=True):
+    for old, new, pi in zip(
+        before, parts.target_policy.parameters(), parts.policy.parameters(), strict=True
+    ):
         torch.testing.assert_close(new, (1 - tau) * old + tau * pi.detach())
 
 

@@ -43,9 +43,9 @@ def test_precedence_recipe_global_recipe_profile_set(tmp_path: Path) -> None:
 
     quick = load_profiled(path, ["train.log_every=9"], "quick", plugins)
     r = quick.loaded.recipe
-    assert r.train.steps == 30000          # global profile over the recipe
-    assert r.eval.every == 777             # recipe's profile entry over the global profile
-    assert r.train.log_every == 9          # --set over everything
+    assert r.train.steps == 30000  # global profile over the recipe
+    assert r.eval.every == 777  # recipe's profile entry over the global profile
+    assert r.train.log_every == 9  # --set over everything
     assert quick.recipe_entries == ["eval.every=777", "train.log_every=5"]
     assert "train.steps=30000" in quick.applied
 

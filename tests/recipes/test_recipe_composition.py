@@ -167,5 +167,7 @@ def test_recipe_by_name_and_missing_name(test_plugins, monkeypatch: pytest.Monke
 
 def test_errors_are_all_collected(test_plugins) -> None:  # noqa: ANN001
     with pytest.raises(RecipeError) as info:
-        load_recipe(VALID / "full.yaml", ["critic.lr=x", "train.steps=-1", "nope=1"], plugins=test_plugins)
+        load_recipe(
+            VALID / "full.yaml", ["critic.lr=x", "train.steps=-1", "nope=1"], plugins=test_plugins
+        )
     assert len(info.value.problems) == 3

@@ -56,8 +56,10 @@ def test_q_frozen_equals_forward_and_leaves_params_without_grad() -> None:
     torch.testing.assert_close(frozen, q(obs, act))
     frozen.sum().backward()
     assert act.grad is not None and all(p.grad is None for p in q.parameters())
-    assert torch.equal(ensemble_linear(torch.ones(1, 1, 2), torch.ones(1, 2, 1),
-                                       torch.zeros(1, 1, 1)), torch.full((1, 1, 1), 2.0))
+    assert torch.equal(
+        ensemble_linear(torch.ones(1, 1, 2), torch.ones(1, 2, 1), torch.zeros(1, 1, 1)),
+        torch.full((1, 1, 1), 2.0),
+    )
 
 
 # ------------------------------------------------------------------ Adam
@@ -107,8 +109,13 @@ def test_bellman_inconsistency_chunked_equals_unchunked_and_per_member_loop() ->
     dynamics.eval()
     policy = _Deterministic(TanhGaussianConfig(hidden=[8, 8]).build(ctx))
     critic = QEnsemble(3, 2, hidden=(8, 8), num_critics=2)
-    agent = Agent(policy=policy, critic=critic, target_critic=critic, gamma=0.9,
-                  temperature=lambda: torch.tensor(0.1))
+    agent = Agent(
+        policy=policy,
+        critic=critic,
+        target_critic=critic,
+        gamma=0.9,
+        temperature=lambda: torch.tensor(0.1),
+    )
     whole = _bellman(10_000, agent, dynamics, ctx, batch)
     for chunk_rows in (1, 12, 25):  # 1 model row per chunk, 1 row, 2 rows (E=3, N=4)
         torch.testing.assert_close(_bellman(chunk_rows, agent, dynamics, ctx, batch), whole)
@@ -172,11 +179,16 @@ def _vipo_learner(ctx: Any) -> Any:
 
     # the full registry, active: another test's isolated registry may have built the schemas
     with load_plugins().registry.active():
-        return MLEConfig.model_validate({
-            "holdout": 10, "batch_size": 16, "max_updates": 6,
-            "aux_losses": [{"type": "value_inconsistency", "weight": 0.5, "hidden": [8],
-                            "samples": 2}],
-        }).build(ctx)
+        return MLEConfig.model_validate(
+            {
+                "holdout": 10,
+                "batch_size": 16,
+                "max_updates": 6,
+                "aux_losses": [
+                    {"type": "value_inconsistency", "weight": 0.5, "hidden": [8], "samples": 2}
+                ],
+            }
+        ).build(ctx)
 
 
 def test_mle_logs_aux_diagnostics_and_checkpoints_aux_state() -> None:
@@ -189,8 +201,12 @@ def test_mle_logs_aux_diagnostics_and_checkpoints_aux_state() -> None:
     logged: list[dict[str, float]] = []
     learner.pretrain(dyn, data, lambda metrics, step: logged.append(dict(metrics)))
     keys = set(logged[0])
-    for key in ("aux_losses.0.loss_value_inconsistency", "aux_losses.0.inconsistency",
-                "aux_losses.0.v_d", "aux_losses.0.v_d_loss"):
+    for key in (
+        "aux_losses.0.loss_value_inconsistency",
+        "aux_losses.0.inconsistency",
+        "aux_losses.0.v_d",
+        "aux_losses.0.v_d_loss",
+    ):
         assert key in keys, sorted(keys)
     aux = learner.aux_losses[0]
     assert aux.optimizer.state  # the value nets' Adam has moments
@@ -198,8 +214,9 @@ def test_mle_logs_aux_diagnostics_and_checkpoints_aux_state() -> None:
     assert "values" in state["aux_losses"][0]["optimizers"]
 
     fresh = _vipo_learner(ctx)
-    fresh.trainer(tiny_ensemble(ctx), (data.obs, data.actions, data.next_obs, data.rewards,
-                                      data.terminals))
+    fresh.trainer(
+        tiny_ensemble(ctx), (data.obs, data.actions, data.next_obs, data.rewards, data.terminals)
+    )
     fresh.load_checkpoint_state(state)
     new_aux = fresh.aux_losses[0]
     for a, b in zip(aux.state_dict().values(), new_aux.state_dict().values(), strict=True):
@@ -344,7 +361,9 @@ def test_balanced_affine_equals_baddbmm_forward_backward_and_double_backward(
     # Shared input [B, in] expanded over members (EnsembleMLP's 2-D input).
     x2 = torch.randn(9, 5, requires_grad=True)
     gx2 = torch.autograd.grad(ensemble_linear(x2.expand(3, 9, 5), w, b), x2, g)[0]
-    torch.testing.assert_close(gx2, torch.autograd.grad(torch.baddbmm(b, x2.expand(3, 9, 5), w), x2, g)[0])
+    torch.testing.assert_close(
+        gx2, torch.autograd.grad(torch.baddbmm(b, x2.expand(3, 9, 5), w), x2, g)[0]
+    )
     # create_graph (the bilevel learner): second derivatives through the plain ops.
     gx = torch.autograd.grad((ensemble_linear(x, w, b) * g).sum(), w, create_graph=True)[0]
     gx_ref = torch.autograd.grad((torch.baddbmm(b, x, w) * g).sum(), w, create_graph=True)[0]
@@ -359,8 +378,9 @@ def test_balanced_path_stays_out_of_vmap(two_threads_balanced: Any) -> None:
     torch.manual_seed(1)
     x, w, b = torch.randn(4, 3, 9, 5), torch.randn(4, 3, 5, 4), torch.randn(4, 3, 1, 4)
     out = torch.func.vmap(ensemble_linear)(x, w, b)
-    torch.testing.assert_close(out, torch.baddbmm(b.flatten(0, 1), x.flatten(0, 1),
-                                                  w.flatten(0, 1)).view(4, 3, 9, 4))
+    torch.testing.assert_close(
+        out, torch.baddbmm(b.flatten(0, 1), x.flatten(0, 1), w.flatten(0, 1)).view(4, 3, 9, 4)
+    )
 
 
 def test_dynamics_mle_step_with_balanced_members_equals_plain(two_threads_balanced: Any) -> None:
@@ -384,8 +404,11 @@ def test_weight_decay_penalty_equals_per_layer_sum_value_grad_and_double_backwar
     from compose.nn import weight_decay_penalty
 
     torch.manual_seed(3)
-    ws = [torch.randn(3, 5, 4, requires_grad=True), torch.randn(3, 4, 2, requires_grad=True),
-          torch.randn(3, 2, 1, requires_grad=True)]
+    ws = [
+        torch.randn(3, 5, 4, requires_grad=True),
+        torch.randn(3, 4, 2, requires_grad=True),
+        torch.randn(3, 2, 1, requires_grad=True),
+    ]
     coefs = [2.5e-5, 0.0, 1e-4]  # a zero coefficient: no term, zero gradient
     fast = weight_decay_penalty(ws, coefs)
     ref = sum(c * 0.5 * w.pow(2).sum() for c, w in zip(coefs, ws, strict=True))
@@ -411,8 +434,11 @@ def test_gaussian_ensemble_regularization_equals_layer_decay_losses() -> None:
     ref = ref + dyn.logvar_bound_weight * (dyn.max_logvar.sum() - dyn.min_logvar.sum())
     torch.testing.assert_close(fast, ref)
     params = [p for p in dyn.parameters() if p.requires_grad]
-    for a, b in zip(torch.autograd.grad(fast, params, allow_unused=True),
-                    torch.autograd.grad(ref, params, allow_unused=True), strict=True):
+    for a, b in zip(
+        torch.autograd.grad(fast, params, allow_unused=True),
+        torch.autograd.grad(ref, params, allow_unused=True),
+        strict=True,
+    ):
         if a is None or b is None:
             assert a is None and b is None
         else:
@@ -459,13 +485,16 @@ def test_mle_loads_a_model_optimizer_saved_with_one_parameter_group() -> None:
     dyn.regularization().backward()
     old.step()
     learner = MLEConfig().build(ctx)
-    learner.load_checkpoint_state({**learner.checkpoint_state(),
-                                   "optimizers": {"model": old.state_dict()}})
+    learner.load_checkpoint_state(
+        {**learner.checkpoint_state(), "optimizers": {"model": old.state_dict()}}
+    )
     trainer = learner.trainer(dyn, cols)
     stepped = [p for p in dyn.parameters() if p in old.state]  # the biases had no gradient
     assert len(stepped) == len(dyn.linear_layers()) + 2
     for p in dyn.parameters():  # each parameter got its own moments back
         if p in old.state:
-            torch.testing.assert_close(trainer.optimizer.state[p]["exp_avg"], old.state[p]["exp_avg"])
+            torch.testing.assert_close(
+                trainer.optimizer.state[p]["exp_avg"], old.state[p]["exp_avg"]
+            )
         else:
             assert p not in trainer.optimizer.state

@@ -33,9 +33,14 @@ def _episodes(lengths: list[int]) -> SimpleNamespace:
             nxt.append(s)
             starts.append(t == 0)
             term.append(float(t == n - 1))
-    return SimpleNamespace(obs=torch.stack(obs), actions=torch.stack(act), next_obs=torch.stack(nxt),
-                           terminals=torch.tensor(term), timeouts=torch.zeros(len(obs)),
-                           episode_starts=torch.tensor(starts))
+    return SimpleNamespace(
+        obs=torch.stack(obs),
+        actions=torch.stack(act),
+        next_obs=torch.stack(nxt),
+        terminals=torch.tensor(term),
+        timeouts=torch.zeros(len(obs)),
+        episode_starts=torch.tensor(starts),
+    )
 
 
 class _Shifted:
@@ -44,7 +49,9 @@ class _Shifted:
     elites = torch.tensor([0, 1])
 
     def predict(self, obs: torch.Tensor, actions: torch.Tensor) -> SimpleNamespace:
-        bias = torch.tensor([0.0, 0.1]).view(2, *([1] * (obs.dim() - 1 if obs.dim() == 3 else obs.dim())))
+        bias = torch.tensor([0.0, 0.1]).view(
+            2, *([1] * (obs.dim() - 1 if obs.dim() == 3 else obs.dim()))
+        )
         o = obs if obs.dim() == 3 else obs.unsqueeze(0).expand(2, -1, -1)
         a = actions if actions.dim() == 3 else actions.unsqueeze(0).expand(2, -1, -1)
         delta = a + bias

@@ -33,7 +33,10 @@ def test_params_and_metrics_read_back_with_aim_sdk(tmp_path: Path) -> None:
     assert run.experiment == "mopo-test"
     assert sorted(run.props.tags) == ["ci", "tiny"]
     assert metric_values(run, "critic_target/loss_critic") == [
-        (10, 1.0), (20, 2.0), (30, 3.0), (40, 4.0)
+        (10, 1.0),
+        (20, 2.0),
+        (30, 3.0),
+        (40, 4.0),
     ]
     assert "bad" not in {m.name for m in run.metrics()}  # non-finite values are not tracked
 
@@ -122,5 +125,6 @@ def test_a_closed_run_reads_as_ended_without_reindexing(tmp_path: Path) -> None:
         run = fresh.get_run(str(tracker.run_hash))
         assert run is not None and run.active is False and run.end_time is not None
     assert {r.hash: r.active for r in fresh.iter_runs()} == {
-        never.run_hash: False, seen.run_hash: False
+        never.run_hash: False,
+        seen.run_hash: False,
     }

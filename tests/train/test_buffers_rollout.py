@@ -52,8 +52,16 @@ def test_rollout_continues_from_nonterminal_states_only() -> None:
     starts = torch.tensor([[0.0], [0.75], [2.0]])
     buf = TransitionBuffer(100, 1, 1, "cpu")
     stats = branched_rollout(
-        starts, length=3, chunk_size=2, dynamics=dyn, reward_shaper=shaper, buffer=buf,
-        policy=policy, agent=None, action_low=-torch.ones(1), action_high=torch.ones(1),
+        starts,
+        length=3,
+        chunk_size=2,
+        dynamics=dyn,
+        reward_shaper=shaper,
+        buffer=buf,
+        policy=policy,
+        agent=None,
+        action_low=-torch.ones(1),
+        action_high=torch.ones(1),
     )
     # start 0.0: 0.5, 1.0, 1.5(done) -> 3 rows; start 0.75: 1.25(done) -> 1; 2.0: 2.5(done) -> 1
     assert len(buf) == 5
@@ -79,8 +87,16 @@ def test_a_reward_shaper_can_end_rows() -> None:
     dyn, policy = ShiftDynamics(1), ConstantPolicy(0.5, 1)
     buf = TransitionBuffer(100, 1, 1, "cpu")
     stats = branched_rollout(
-        torch.tensor([[0.0]]), length=5, chunk_size=4, dynamics=dyn, reward_shaper=_HaltAbove(0.0),
-        buffer=buf, policy=policy, agent=None, action_low=-torch.ones(1), action_high=torch.ones(1),
+        torch.tensor([[0.0]]),
+        length=5,
+        chunk_size=4,
+        dynamics=dyn,
+        reward_shaper=_HaltAbove(0.0),
+        buffer=buf,
+        policy=policy,
+        agent=None,
+        action_low=-torch.ones(1),
+        action_high=torch.ones(1),
     )
     # 0.0 -> 0.5 -> 1.0 (ended by the shaper): two rows, the second terminal
     assert len(buf) == 2
@@ -95,8 +111,16 @@ def test_rollout_chunking_does_not_change_the_buffer_contents() -> None:
     for chunk in (37, 5):
         buf = TransitionBuffer(1000, 2, 2, "cpu")
         branched_rollout(
-            starts, length=4, chunk_size=chunk, dynamics=dyn, reward_shaper=shaper, buffer=buf,
-            policy=policy, agent=None, action_low=-torch.ones(2), action_high=torch.ones(2),
+            starts,
+            length=4,
+            chunk_size=chunk,
+            dynamics=dyn,
+            reward_shaper=shaper,
+            buffer=buf,
+            policy=policy,
+            agent=None,
+            action_low=-torch.ones(2),
+            action_high=torch.ones(2),
         )
         bufs.append(buf)
     a, b = bufs
@@ -110,8 +134,17 @@ def test_uniform_actions_stay_in_the_box() -> None:
     buf = TransitionBuffer(1000, 2, 2, "cpu")
     low, high = torch.tensor([-0.1, 0.0]), torch.tensor([0.1, 0.05])
     branched_rollout(
-        torch.zeros(50, 2), length=1, chunk_size=50, dynamics=dyn, reward_shaper=shaper,
-        buffer=buf, policy=None, agent=None, action_low=low, action_high=high, actions="uniform",
+        torch.zeros(50, 2),
+        length=1,
+        chunk_size=50,
+        dynamics=dyn,
+        reward_shaper=shaper,
+        buffer=buf,
+        policy=None,
+        agent=None,
+        action_low=low,
+        action_high=high,
+        actions="uniform",
     )
     acts = buf.actions[: len(buf)]
     assert (acts >= low).all() and (acts <= high).all() and acts.std(0).min() > 0
@@ -135,11 +168,23 @@ def test_sampling_time_shaping_follows_the_shapers_current_state() -> None:
     """shape_at rollout: r~ is frozen into the buffer; sampling: the buffer keeps r and each
     sampled batch is shaped with the shaper's state at that time."""
     for shape_at in ("rollout", "sampling"):
-        dyn, policy, shaper = ShiftDynamics(1), ConstantPolicy(0.5, 1), CurrentPenalty(0.25, shape_at)
+        dyn, policy, shaper = (
+            ShiftDynamics(1),
+            ConstantPolicy(0.5, 1),
+            CurrentPenalty(0.25, shape_at),
+        )
         buf = TransitionBuffer(100, 1, 1, "cpu")
         branched_rollout(
-            torch.tensor([[0.0]]), length=2, chunk_size=4, dynamics=dyn, reward_shaper=shaper,
-            buffer=buf, policy=policy, agent=None, action_low=-torch.ones(1), action_high=torch.ones(1),
+            torch.tensor([[0.0]]),
+            length=2,
+            chunk_size=4,
+            dynamics=dyn,
+            reward_shaper=shaper,
+            buffer=buf,
+            policy=policy,
+            agent=None,
+            action_low=-torch.ones(1),
+            action_high=torch.ones(1),
         )
         raw = buf.obs[:2, 0]
         stored = raw - 0.25 if shape_at == "rollout" else raw

@@ -35,7 +35,8 @@ def test_a_moderate_or_absent_penalty_passes(raw: float, shaped: float) -> None:
 
 def _run(tmp: Path, label: str, penalty: float) -> tuple[dict, str]:
     return run_tiny(
-        "mopo", tmp / label,
+        "mopo",
+        tmp / label,
         f"runtime.model_cache={tmp / 'models'}",
         f"reward_shaper.penalty={penalty}",
         "rollout.every=5",  # 8 rounds in 40 steps: the check runs at round 5

@@ -78,7 +78,9 @@ def test_bc_reduces_nll_of_dataset_actions(
     assert before > fresh + 1.0
     cfg = t.recipe.policy_pretrain.model_copy(update={"steps": 300, "lr": 1e-3, "loss": "nll"})
     logged: list[int] = []
-    final = pretrain_policy(policy, obs, actions, cfg, log=lambda m, s: logged.append(s), log_every=100)
+    final = pretrain_policy(
+        policy, obs, actions, cfg, log=lambda m, s: logged.append(s), log_every=100
+    )
     after = mean_nll(policy, obs, actions)
     assert logged == [100, 200, 300]
     assert after < before - 1.0 and after < fresh + 0.1, (fresh, before, after)
@@ -91,8 +93,15 @@ def test_mse_fallback_for_a_policy_without_density(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]
 ) -> None:
     torch.manual_seed(0)
-    t = trainer(tmp_path, monkeypatch, env, "ampl", "policy.hidden=[32,32]",
-                "actor.aux_losses.0.hidden=[32,32]", "model_learner.miw_hidden=[32,32]")
+    t = trainer(
+        tmp_path,
+        monkeypatch,
+        env,
+        "ampl",
+        "policy.hidden=[32,32]",
+        "actor.aux_losses.0.hidden=[32,32]",
+        "model_learner.miw_hidden=[32,32]",
+    )
     policy, obs, actions = t.parts.policy, t.real.obs, t.real.actions
     assert not type(policy.config).has_log_prob and resolved_loss(policy, "auto") == "mse"
     with pytest.raises(ValueError, match="does not implement log_prob"):
@@ -151,9 +160,18 @@ def test_actor_warmup_trains_only_the_critics_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], warmup: int
 ) -> None:
     """train.actor_warmup = N: steps 0..N-1 leave the policy and temperature untouched."""
-    t = trainer(tmp_path, monkeypatch, env, "train.steps=6", f"train.actor_warmup={warmup}",
-                "model_learner.max_epochs=1", "eval.every=1000", "eval.episodes=1",
-                "checkpoint.every=1000", "rollout.every=3")
+    t = trainer(
+        tmp_path,
+        monkeypatch,
+        env,
+        "train.steps=6",
+        f"train.actor_warmup={warmup}",
+        "model_learner.max_epochs=1",
+        "eval.every=1000",
+        "eval.episodes=1",
+        "checkpoint.every=1000",
+        "rollout.every=3",
+    )
     t.model_phase()
     policy = {k: v.clone() for k, v in t.parts.policy.state_dict().items()}
     critic = {k: v.clone() for k, v in t.parts.critic.state_dict().items()}

@@ -25,8 +25,17 @@ from compose.recipe.profiles import applicable_overrides
 from tests.helpers.runs import DATASET, ROOT, read_run
 
 RECIPES = [
-    "vipo_mopo", "vipo_mobile", "rambo", "romi", "romi_no_weighting",
-    "ampl", "damo", "combo", "damo_vipo", "mbpo", "morel",
+    "vipo_mopo",
+    "vipo_mobile",
+    "rambo",
+    "romi",
+    "romi_no_weighting",
+    "ampl",
+    "damo",
+    "combo",
+    "damo_vipo",
+    "mbpo",
+    "morel",
 ]
 
 # Recipes whose model learner trains on its own schedule during the policy phase.
@@ -143,7 +152,8 @@ def test_recipe_runs_tiny_end_to_end(
     if name in POLICY_PHASE_LEARNERS:  # metrics of steps between log lines are kept, not lost
         names = {m.name for m in run.metrics()}
         during = {
-            n for n in names
+            n
+            for n in names
             if n.startswith("model_learner/")
             and not n.startswith(("model_learner/final_", "model_learner/pretrain/"))
         }

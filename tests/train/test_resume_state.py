@@ -74,8 +74,11 @@ def test_interrupted_and_resumed_run_is_bit_identical(
     monkeypatch.chdir(ROOT)
     dataset = f"dataset={{source: minari, id: {DATASET}}}"
     base = load_recipe(name, [dataset], plugins=load_plugins())
-    sets = [dataset, *applicable_overrides((*SHRINK, *SCHEDULE), base.recipe),
-            f"runtime.model_cache={tmp_path / 'models'}"]
+    sets = [
+        dataset,
+        *applicable_overrides((*SHRINK, *SCHEDULE), base.recipe),
+        f"runtime.model_cache={tmp_path / 'models'}",
+    ]
     args = [a for s in sets for a in ("--set", s)] + ["--no-track"]
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     run(name, *args, "--run-dir", str(whole))
@@ -128,8 +131,10 @@ def test_optimizer_created_after_loading_gets_its_saved_state() -> None:
     load_component_state(b, state)
     assert torch.equal(b.generator.get_state(), a.generator.get_state())  # own load ran
     again = b.checkpoint_state()
-    assert torch.equal(again["optimizers"]["late"]["state"][0]["exp_avg"],
-                       state["optimizers"]["late"]["state"][0]["exp_avg"])
+    assert torch.equal(
+        again["optimizers"]["late"]["state"][0]["exp_avg"],
+        state["optimizers"]["late"]["state"][0]["exp_avg"],
+    )
     b.attach()
     a.train_once()
     b.train_once()
@@ -141,8 +146,13 @@ def test_checkpoint_tensors_go_to_the_device_but_rng_states_stay_on_cpu(tmp_path
     gen = torch.Generator().manual_seed(3)
     state = {
         "critic": {"w": torch.ones(2)},
-        "components": {"x": {"module": {"b": torch.zeros(3)}, "generator": gen.get_state(),
-                             "aux_losses": [{"generator": gen.get_state()}]}},
+        "components": {
+            "x": {
+                "module": {"b": torch.zeros(3)},
+                "generator": gen.get_state(),
+                "aux_losses": [{"generator": gen.get_state()}],
+            }
+        },
         "rng": {"torch": torch.get_rng_state(), "numpy": ["MT19937", torch.arange(3), 0]},
         "step": 7,
     }
@@ -150,8 +160,12 @@ def test_checkpoint_tensors_go_to_the_device_but_rng_states_stay_on_cpu(tmp_path
     loaded = load_checkpoint(tmp_path / "c.pt", "meta")  # any non-CPU device
     assert loaded["critic"]["w"].is_meta and loaded["components"]["x"]["module"]["b"].is_meta
     comp = loaded["components"]["x"]
-    for kept in (comp["generator"], comp["aux_losses"][0]["generator"], loaded["rng"]["torch"],
-                 loaded["rng"]["numpy"][1]):
+    for kept in (
+        comp["generator"],
+        comp["aux_losses"][0]["generator"],
+        loaded["rng"]["torch"],
+        loaded["rng"]["numpy"][1],
+    ):
         assert kept.device.type == "cpu"
     torch.Generator().set_state(comp["generator"])
     assert loaded["step"] == 7

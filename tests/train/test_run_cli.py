@@ -47,15 +47,22 @@ def test_mbpo_run_writes_recipe_checkpoint_summary_and_aim(baseline: tuple[Path,
     assert [s for s, _ in losses] == [10, 20, 30, 40, 50]
     assert [s for s, _ in metric_values(run, "eval/normalized_score")] == [25, 50]
     names = {m.name for m in run.metrics()}
-    assert {"actor_objective/alpha", "grad_norm/critic", "grad_norm/policy",
-            "rollout/reward_mean", "perf/steps_per_s", "model_learner/holdout_mse"} <= names
+    assert {
+        "actor_objective/alpha",
+        "grad_norm/critic",
+        "grad_norm/policy",
+        "rollout/reward_mean",
+        "perf/steps_per_s",
+        "model_learner/holdout_mse",
+    } <= names
 
 
 @pytest.mark.parametrize("recipe", ["mopo", "mobile"])
 def test_recipe_trains_end_to_end(env: dict[str, str], tmp_path: Path, recipe: str) -> None:
     run_dir = tmp_path / "run"
-    res = compose(env, f"recipes/{recipe}.yaml", *tiny(tmp_path), "--no-track",
-                  "--run-dir", str(run_dir))
+    res = compose(
+        env, f"recipes/{recipe}.yaml", *tiny(tmp_path), "--no-track", "--run-dir", str(run_dir)
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "finished"
@@ -82,8 +89,16 @@ def test_resume_with_a_different_recipe_is_refused(
     env: dict[str, str], baseline: tuple[Path, Path]
 ) -> None:
     tmp, run_dir = baseline
-    res = compose(env, "recipes/mbpo.yaml", *tiny(tmp), "--set", "critic.lr=1e-3",
-                  "--resume", str(run_dir), "--no-track")
+    res = compose(
+        env,
+        "recipes/mbpo.yaml",
+        *tiny(tmp),
+        "--set",
+        "critic.lr=1e-3",
+        "--resume",
+        str(run_dir),
+        "--no-track",
+    )
     assert res.returncode == 2
     assert "cannot resume" in res.stderr and "critic.lr" in res.stderr
 
@@ -93,15 +108,25 @@ def test_nan_stops_with_slot_step_and_last_good_checkpoint(
 ) -> None:
     run_dir = tmp_path / "run"
     env = dict(env, COMPOSE_EXTRA_PLUGINS="tests.train.nan_plugin")
-    res = compose(env, "recipes/mbpo.yaml", *tiny(tmp_path), "--no-track",
-                  "--set", "critic.aux_losses=[{type: nan_at, at: 32}]", "--run-dir", str(run_dir))
+    res = compose(
+        env,
+        "recipes/mbpo.yaml",
+        *tiny(tmp_path),
+        "--no-track",
+        "--set",
+        "critic.aux_losses=[{type: nan_at, at: 32}]",
+        "--run-dir",
+        str(run_dir),
+    )
     assert res.returncode == 1, res.stderr[-3000:]
     assert "non-finite values at step 32" in res.stderr
     assert "critic.aux_losses.0/loss_nan" in res.stderr
     assert str(run_dir / "checkpoint.pt") in res.stderr
     state = torch.load(run_dir / "checkpoint.pt", weights_only=True)
     assert state["step"] == 25
-    assert all(torch.isfinite(v).all() for v in params_of(run_dir).values() if v.is_floating_point())
+    assert all(
+        torch.isfinite(v).all() for v in params_of(run_dir).values() if v.is_floating_point()
+    )
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"].startswith("failed")
     assert summary["steps"] == 32  # the step the message names, not the check's (40)
@@ -112,8 +137,16 @@ def test_a_component_breaking_its_contract_is_bad_input_not_a_crash(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     env = dict(env, COMPOSE_EXTRA_PLUGINS="tests.train.nan_plugin")
-    res = compose(env, "recipes/mbpo.yaml", *tiny(tmp_path), "--no-track",
-                  "--set", "reward_shaper=broken_shaper", "--run-dir", str(tmp_path / "run"))
+    res = compose(
+        env,
+        "recipes/mbpo.yaml",
+        *tiny(tmp_path),
+        "--no-track",
+        "--set",
+        "reward_shaper=broken_shaper",
+        "--run-dir",
+        str(tmp_path / "run"),
+    )
     assert res.returncode == 2, res.stderr[-3000:]
     assert "Traceback" not in res.stderr
     assert "broken_shaper" in res.stderr and "reward_shaper" in res.stderr
@@ -125,17 +158,34 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(
 ) -> None:
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "compose.cli", "run", "recipes/mbpo.yaml", *tiny(tmp_path),
-         "--no-track", "--steps", "100000", "--set", "eval.every=100000",
-         "--run-dir", str(run_dir)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "compose.cli",
+            "run",
+            "recipes/mbpo.yaml",
+            *tiny(tmp_path),
+            "--no-track",
+            "--steps",
+            "100000",
+            "--set",
+            "eval.every=100000",
+            "--run-dir",
+            str(run_dir),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
     reader.start()
     deadline = time.time() + 120
-    while time.time() < deadline and not any("model phase:" in line and "epochs" in line
-                                              for line in lines):
+    while time.time() < deadline and not any(
+        "model phase:" in line and "epochs" in line for line in lines
+    ):
         time.sleep(0.2)
     time.sleep(3.0)  # well into the policy phase
     proc.send_signal(signal.SIGINT)
@@ -150,22 +200,42 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(
 
 def test_missing_dataset_is_bad_input_not_a_crash(env: dict[str, str], tmp_path: Path) -> None:
     """A Minari id that is not in the store (and not makeable) exits 2 with a clear message."""
-    res = compose(env, "recipes/mbpo.yaml", *tiny(tmp_path), "--no-track",
-                  "--set", "dataset.id=someone/nothing-v0", "--run-dir", str(tmp_path / "r"))
+    res = compose(
+        env,
+        "recipes/mbpo.yaml",
+        *tiny(tmp_path),
+        "--no-track",
+        "--set",
+        "dataset.id=someone/nothing-v0",
+        "--run-dir",
+        str(tmp_path / "r"),
+    )
     assert res.returncode == 2, res.stderr
     assert "someone/nothing-v0" in res.stderr and "internal error" not in res.stderr
     assert "Traceback" not in res.stderr
 
 
-def test_second_run_loads_the_fitted_model_from_the_cache(env: dict[str, str], tmp_path: Path) -> None:
+def test_second_run_loads_the_fitted_model_from_the_cache(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     """Same dataset, dynamics, learner and seed: the model phase is read back, not refitted."""
     summaries = []
     for name in ("first", "second"):
-        res = compose(env, "recipes/mbpo.yaml", *tiny(tmp_path), "--no-track", "--steps", "5",
-                      "--run-dir", str(tmp_path / name))
+        res = compose(
+            env,
+            "recipes/mbpo.yaml",
+            *tiny(tmp_path),
+            "--no-track",
+            "--steps",
+            "5",
+            "--run-dir",
+            str(tmp_path / name),
+        )
         assert res.returncode == 0, res.stderr
         summaries.append(json.loads((tmp_path / name / "summary.json").read_text()))
     assert summaries[0]["model_metrics"]["cached"] == 0.0
     assert summaries[1]["model_metrics"]["cached"] == 1.0
     assert "ignoring unreadable cache entry" not in res.stdout + res.stderr
-    assert summaries[1]["model_metrics"]["holdout_mse"] == summaries[0]["model_metrics"]["holdout_mse"]
+    assert (
+        summaries[1]["model_metrics"]["holdout_mse"] == summaries[0]["model_metrics"]["holdout_mse"]
+    )

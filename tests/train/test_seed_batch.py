@@ -47,15 +47,18 @@ def _batched_draws(gens: list[torch.Generator], fn) -> torch.Tensor:  # noqa: AN
         return vmap_seeds(per_seed, torch.zeros(len(gens), 4, 3))
 
 
-@pytest.mark.parametrize("draw", [
-    lambda x: torch.randn(4, 3) + x,
-    lambda x: torch.rand((4, 3)) + x,
-    lambda x: torch.randint(0, 10, (4, 3)).float() + x,
-    lambda x: torch.randint(7, (4, 3)).float() + x,
-    lambda x: torch.randn_like(x),
-    lambda x: torch.rand_like(x),
-    lambda x: torch.randint_like(x, 5),
-])
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda x: torch.randn(4, 3) + x,
+        lambda x: torch.rand((4, 3)) + x,
+        lambda x: torch.randint(0, 10, (4, 3)).float() + x,
+        lambda x: torch.randint(7, (4, 3)).float() + x,
+        lambda x: torch.randn_like(x),
+        lambda x: torch.rand_like(x),
+        lambda x: torch.randint_like(x, 5),
+    ],
+)
 def test_each_seed_draws_what_its_own_generator_draws(draw) -> None:  # noqa: ANN001
     seeds = [3, 11, 12]
     got = _batched_draws([torch.Generator().manual_seed(s) for s in seeds], draw)
@@ -80,12 +83,15 @@ def test_draws_outside_the_batched_step_use_the_global_stream() -> None:
     assert torch.equal(inside, torch.randn(3))
 
 
-@pytest.mark.parametrize("draw", [
-    lambda x: torch.empty(4, 3).normal_() + x,
-    lambda x: torch.normal(x, 1.0),
-    lambda x: torch.distributions.Normal(x, 1.0).sample(),
-    lambda x: torch.bernoulli(x + 0.5),
-])
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda x: torch.empty(4, 3).normal_() + x,
+        lambda x: torch.normal(x, 1.0),
+        lambda x: torch.distributions.Normal(x, 1.0).sample(),
+        lambda x: torch.bernoulli(x + 0.5),
+    ],
+)
 def test_a_random_op_that_cannot_be_split_is_refused(draw) -> None:  # noqa: ANN001
     with pytest.raises(SeedRandomError, match="cannot be split into per-seed streams"):
         _batched_draws([torch.Generator()] * 2, draw)
@@ -143,11 +149,13 @@ def test_stacked_adam_is_k_independent_adams_and_exports_their_state() -> None:
             _loss(net, xk).backward()
             opt.step()
 
-        def per_seed(params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor],
-                     xk: torch.Tensor) -> dict[str, torch.Tensor]:
+        def per_seed(
+            params: dict[str, torch.Tensor], buffers: dict[str, torch.Tensor], xk: torch.Tensor
+        ) -> dict[str, torch.Tensor]:
             def loss(p: dict[str, torch.Tensor]) -> torch.Tensor:
                 with stack.swapped({**buffers, **p}):
                     return _loss(batch[0], xk)
+
             return torch.func.grad(loss)(params)
 
         grads = vmap(per_seed)({n: stack.params[n] for n in names}, stack.buffers, x)
@@ -155,7 +163,9 @@ def test_stacked_adam_is_k_independent_adams_and_exports_their_state() -> None:
             stack.params[n].grad = grads[n]
         stacked.step()
     for k, net in enumerate(alone):
-        for (name, p_alone), p_batch in zip(net.named_parameters(), batch[k].parameters(), strict=True):
+        for (name, p_alone), p_batch in zip(
+            net.named_parameters(), batch[k].parameters(), strict=True
+        ):
             torch.testing.assert_close(p_batch, p_alone, rtol=1e-6, atol=1e-7, msg=name)
     assert not torch._C._functorch.is_batchedtensor(batch[0].a.weight)  # nothing escaped
     assert batch[0].shared is batch[0].a
@@ -194,10 +204,17 @@ def test_seed_buffers_sample_what_each_buffer_samples() -> None:
     for k in range(3):
         b = TransitionBuffer(50, 2, 1, "cpu")
         n = 20 + 10 * k  # different fill levels
-        b.add(torch.randn(n, 2), torch.randn(n, 1), torch.randn(n), torch.randn(n, 2),
-              torch.rand(n) < 0.2)
+        b.add(
+            torch.randn(n, 2),
+            torch.randn(n, 1),
+            torch.randn(n),
+            torch.randn(n, 2),
+            torch.rand(n) < 0.2,
+        )
         bufs.append(b)
-    expected = [b.gather(b.indices(7, torch.Generator().manual_seed(k))) for k, b in enumerate(bufs)]
+    expected = [
+        b.gather(b.indices(7, torch.Generator().manual_seed(k))) for k, b in enumerate(bufs)
+    ]
     got = SeedBuffers(bufs).sample(7, [torch.Generator().manual_seed(k) for k in range(3)])
     for k in range(3):
         for field in ("obs", "actions", "rewards", "next_obs", "terminals"):
@@ -210,8 +227,12 @@ def test_seed_buffers_sample_what_each_buffer_samples() -> None:
 def _args(name: str, tmp_path: Path, *extra: str) -> list[str]:
     dataset = f"dataset={{source: minari, id: {DATASET}}}"
     base = load_recipe(name, [dataset], plugins=load_plugins())
-    sets = [dataset, *applicable_overrides(SHRINK, base.recipe),
-            f"runtime.model_cache={tmp_path / 'models'}", *extra]
+    sets = [
+        dataset,
+        *applicable_overrides(SHRINK, base.recipe),
+        f"runtime.model_cache={tmp_path / 'models'}",
+        *extra,
+    ]
     return [a for s in sets for a in ("--set", s)] + ["--no-track"]
 
 
@@ -242,10 +263,18 @@ def in_store(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
 
 
-@pytest.mark.parametrize(("name", "steps"), [
-    ("mopo", 200), ("mobile", 100),
-    ("vipo_mopo", 50), ("vipo_mobile", 50), ("mbpo", 50), ("combo", 50), ("morel", 50),
-])
+@pytest.mark.parametrize(
+    ("name", "steps"),
+    [
+        ("mopo", 200),
+        ("mobile", 100),
+        ("vipo_mopo", 50),
+        ("vipo_mobile", 50),
+        ("mbpo", 50),
+        ("combo", 50),
+        ("morel", 50),
+    ],
+)
 def test_each_seed_of_a_batch_follows_its_separate_run(
     name: str, steps: int, in_store: None, tmp_path: Path
 ) -> None:
@@ -288,21 +317,26 @@ def test_a_batch_resumes_exactly_and_its_seeds_resume_alone(in_store: None, tmp_
     assert torch.load(single / "seed_4" / "checkpoint.pt", weights_only=True)["step"] == 40
     assert not (single / "seed_0").exists()
     for seed in (0, 1):
-        _assert_same_checkpoints(whole / f"seed_{seed}" / "checkpoint.pt",
-                                 parts / f"seed_{seed}" / "checkpoint.pt", atol=0.0)
+        _assert_same_checkpoints(
+            whole / f"seed_{seed}" / "checkpoint.pt",
+            parts / f"seed_{seed}" / "checkpoint.pt",
+            atol=0.0,
+        )
     # a seed of a batch is an ordinary run: it resumes alone and follows its separate run
     _run("mopo", *args, "--steps", "20", "--set", "seed=1", "--run-dir", str(tmp_path / "one"))
     _run("--resume", str(tmp_path / "one"), "--steps", "40", "--no-track")
-    _assert_same_checkpoints(whole / "seed_1" / "checkpoint.pt", tmp_path / "one" / "checkpoint.pt",
-                             atol=1e-5)
+    _assert_same_checkpoints(
+        whole / "seed_1" / "checkpoint.pt", tmp_path / "one" / "checkpoint.pt", atol=1e-5
+    )
 
 
 def test_a_recipe_that_trains_its_model_during_the_policy_phase_is_refused(
     in_store: None, tmp_path: Path
 ) -> None:
     args = _args("rambo", tmp_path)
-    res = CliRunner().invoke(cli, ["run", "rambo", *args, "--seeds", "2",
-                                   "--run-dir", str(tmp_path / "r")])
+    res = CliRunner().invoke(
+        cli, ["run", "rambo", *args, "--seeds", "2", "--run-dir", str(tmp_path / "r")]
+    )
     assert res.exit_code == 2, res.output
     assert "cannot train seeds as one batch" in res.output
     assert "model_learner" in res.output and "compose sweep run rambo --seeds 0 1" in res.output
@@ -316,12 +350,15 @@ def test_the_recipes_seeds_key_batches_without_the_flag(in_store: None, tmp_path
     assert own.recipe.seed == 5 and own.recipe.seeds is None
 
 
-@pytest.mark.parametrize(("seeds", "message"), [
-    (["--seeds", "0"], "count of seeds"),
-    (["--seeds", "1", "1"], "each seed once"),
-    (["--set", "seeds=[1, 1]"], "distinct seeds"),
-    (["--set", "seeds=[]"], "distinct seeds"),
-])
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        (["--seeds", "0"], "count of seeds"),
+        (["--seeds", "1", "1"], "each seed once"),
+        (["--set", "seeds=[1, 1]"], "distinct seeds"),
+        (["--set", "seeds=[]"], "distinct seeds"),
+    ],
+)
 def test_bad_seeds_are_refused(seeds: list[str], message: str, tmp_path: Path) -> None:
     res = CliRunner().invoke(cli, ["run", "mopo", *seeds, "--run-dir", str(tmp_path / "x")])
     assert res.exit_code == 2, res.output
@@ -338,8 +375,10 @@ def test_each_seed_logs_its_own_aim_run_with_its_separate_runs_series(
     args = [a for a in _args("mopo", tmp_path, f"track.repo={repo}") if a != "--no-track"]
     _run("mopo", *args, "--seeds", "2", "--run-dir", str(tmp_path / "batch"))
     _run("mopo", *args, "--set", "seed=1", "--run-dir", str(tmp_path / "alone1"))
-    hashes = [json.loads((tmp_path / "batch" / f"seed_{s}" / "summary.json").read_text())["aim_run_hash"]
-              for s in (0, 1)]
+    hashes = [
+        json.loads((tmp_path / "batch" / f"seed_{s}" / "summary.json").read_text())["aim_run_hash"]
+        for s in (0, 1)
+    ]
     assert len(set(hashes)) == 2
     alone = json.loads((tmp_path / "alone1" / "summary.json").read_text())["aim_run_hash"]
     batched_run, alone_run = read_run(repo, hashes[1]), read_run(repo, alone)
@@ -360,9 +399,25 @@ def test_ctrl_c_saves_every_seed_and_the_batch_resumes(env: dict[str, str], tmp_
     run_dir = tmp_path / "batch"
     args = _args("mbpo", tmp_path, "eval.every=100000", "checkpoint.every=100000")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "compose.cli", "run", "mbpo", *args, "--steps", "100000",
-         "--seeds", "2", "--run-dir", str(run_dir)],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "compose.cli",
+            "run",
+            "mbpo",
+            *args,
+            "--steps",
+            "100000",
+            "--seeds",
+            "2",
+            "--run-dir",
+            str(run_dir),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
@@ -376,15 +431,30 @@ def test_ctrl_c_saves_every_seed_and_the_batch_resumes(env: dict[str, str], tmp_
     reader.join(timeout=10)
     proc.stderr.close()  # type: ignore[union-attr]
     assert f"resume with: compose run --resume {run_dir}" in "".join(lines)
-    steps = {torch.load(run_dir / f"seed_{s}" / "checkpoint.pt", weights_only=True)["step"]
-             for s in (0, 1)}
+    steps = {
+        torch.load(run_dir / f"seed_{s}" / "checkpoint.pt", weights_only=True)["step"]
+        for s in (0, 1)
+    }
     assert len(steps) == 1 and 0 < steps.pop() < 100000
     index = json.loads((run_dir / "seeds.json").read_text())
     assert index["status"] == ["interrupted", "interrupted"]
     res = subprocess.run(
-        [sys.executable, "-m", "compose.cli", "run", "--resume", str(run_dir), "--steps", "10",
-         "--no-track"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "compose.cli",
+            "run",
+            "--resume",
+            str(run_dir),
+            "--steps",
+            "10",
+            "--no-track",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     # fewer steps than done: nothing to train, each seed evaluates and keeps its step
     assert res.returncode == 0, res.stderr[-3000:]
@@ -393,8 +463,10 @@ def test_ctrl_c_saves_every_seed_and_the_batch_resumes(env: dict[str, str], tmp_
 
 def test_every_seed_reports_the_batchs_rate(in_store: None, tmp_path: Path) -> None:
     _run("mbpo", *_args("mbpo", tmp_path), "--seeds", "3", "--run-dir", str(tmp_path / "b"))
-    rates = [json.loads((tmp_path / "b" / f"seed_{s}" / "summary.json").read_text())["steps_per_s"]
-             for s in (0, 1, 2)]
+    rates = [
+        json.loads((tmp_path / "b" / f"seed_{s}" / "summary.json").read_text())["steps_per_s"]
+        for s in (0, 1, 2)
+    ]
     assert max(rates) / min(rates) < 1.05  # one clock for the batch, not per seed's set-up
 
 
@@ -409,9 +481,16 @@ def test_an_interrupted_batch_resumes_to_the_same_aim_series(
 
     monkeypatch.setenv("COMPOSE_EXTRA_PLUGINS", "tests.train.stop_plugin")
     repo = tmp_path / "aim"
-    sched = ("train.steps=30", "train.log_every=10", "rollout.every=10", "checkpoint.every=20",
-             "eval.every=20", "critic.aux_losses=[{type: stop_at}]", f"track.repo={repo}",
-             "runtime.model_cache=null")  # both batches fit (and log) the model phase
+    sched = (
+        "train.steps=30",
+        "train.log_every=10",
+        "rollout.every=10",
+        "checkpoint.every=20",
+        "eval.every=20",
+        "critic.aux_losses=[{type: stop_at}]",
+        f"track.repo={repo}",
+        "runtime.model_cache=null",
+    )  # both batches fit (and log) the model phase
     args = [a for a in _args("mopo", tmp_path, *sched) if a != "--no-track"]
     whole, parts = tmp_path / "whole", tmp_path / "parts"
     _run("mopo", *args, "--seeds", "2", "--run-dir", str(whole))
@@ -421,8 +500,10 @@ def test_an_interrupted_batch_resumes_to_the_same_aim_series(
     monkeypatch.delenv(STOP_ENV)
     _run("--resume", str(parts))
     for seed in (0, 1):
-        a, b = (json.loads((d / f"seed_{seed}" / "summary.json").read_text())["aim_run_hash"]
-                for d in (whole, parts))
+        a, b = (
+            json.loads((d / f"seed_{seed}" / "summary.json").read_text())["aim_run_hash"]
+            for d in (whole, parts)
+        )
         sa, sb = aim_series(repo, a), aim_series(repo, b)
         assert any(name.startswith("rollout/") for name, _ in sa)
         assert sa.keys() == sb.keys(), sorted(set(sa) ^ set(sb))

@@ -32,7 +32,10 @@ class CountOps(TorchDispatchMode):
 
 
 def metrics(loss: float, gnorm: float) -> dict[str, torch.Tensor]:
-    return {"critic_target/loss_critic": torch.tensor(loss), "grad_norm/critic": torch.tensor(gnorm)}
+    return {
+        "critic_target/loss_critic": torch.tensor(loss),
+        "grad_norm/critic": torch.tensor(gnorm),
+    }
 
 
 def test_watch_reports_the_first_bad_step_with_slot_and_values() -> None:

@@ -43,8 +43,13 @@ class ShiftDynamics(Dynamics):
         pred = self.predict(obs, actions)
         next_obs = obs + actions
         return ModelTransitions(
-            obs, actions, next_obs, obs[:, 0], next_obs[:, 0] > 1.0,
-            torch.zeros(len(obs), dtype=torch.long), pred,
+            obs,
+            actions,
+            next_obs,
+            obs[:, 0],
+            next_obs[:, 0] > 1.0,
+            torch.zeros(len(obs), dtype=torch.long),
+            pred,
         )
 
     def log_prob(self, obs: Tensor, actions: Tensor, next_obs: Tensor, rewards: Tensor) -> Tensor:

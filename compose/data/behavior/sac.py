@@ -144,7 +144,9 @@ def train_sac(
             "ref_source": ref_source,
             "medium_target": medium_target,
             "train_seconds": time.time() - t0,
-            "sac_config": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
+            "sac_config": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()
+            },
             "command": command,
         }
 
@@ -159,7 +161,9 @@ def train_sac(
             a_sq = 2.0 * (a_env - low) / (high - low) - 1.0
         else:
             with torch.no_grad():
-                a_sq_t, _ = actor.sample(torch.as_tensor(obs, dtype=torch.float32)[None], generator=gen)
+                a_sq_t, _ = actor.sample(
+                    torch.as_tensor(obs, dtype=torch.float32)[None], generator=gen
+                )
             a_sq = a_sq_t[0].numpy()
             a_env = low + (a_sq + 1.0) * 0.5 * (high - low)
         next_obs, reward, terminated, truncated, _ = env.step(a_env)
@@ -179,8 +183,12 @@ def train_sac(
         if step % cfg.eval_every == 0:
             actor.eval()
             res = evaluate(
-                lambda o: actor.act(o, deterministic=True), env_id, cfg.eval_episodes,
-                seed=10_000 + step, ref_min_score=ref_min, ref_max_score=ref_max,
+                lambda o: actor.act(o, deterministic=True),
+                env_id,
+                cfg.eval_episodes,
+                seed=10_000 + step,
+                ref_min_score=ref_min,
+                ref_max_score=ref_max,
             )
             actor.train()
             ret = res.mean_return
@@ -191,8 +199,11 @@ def train_sac(
             )
             if not medium_saved:
                 snapshots.append(
-                    {"state_dict": copy.deepcopy(actor.state_dict()), "env_steps": step,
-                     "eval_return": ret}
+                    {
+                        "state_dict": copy.deepcopy(actor.state_dict()),
+                        "env_steps": step,
+                        "eval_return": ret,
+                    }
                 )
             if not medium_saved and ret >= medium_target:
                 keep = np.linspace(0, len(snapshots) - 1, min(cfg.snapshots, len(snapshots)))

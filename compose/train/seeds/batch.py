@@ -64,8 +64,13 @@ class SeedBatchTrainer:
     """
 
     def __init__(
-        self, loaded: list[Any], run_dir: Path, track: bool = True, resume: bool = False,
-        profile: list[str] | None = None, console: Console | None = None,
+        self,
+        loaded: list[Any],
+        run_dir: Path,
+        track: bool = True,
+        resume: bool = False,
+        profile: list[str] | None = None,
+        console: Console | None = None,
     ) -> None:
         seeds = [int(lo.recipe.seed) for lo in loaded]
         if len(set(seeds)) != len(seeds):
@@ -74,10 +79,16 @@ class SeedBatchTrainer:
         self.run_dir = Path(run_dir)
         self.console = console or Console(stderr=True)
         self.trainers = [
-            Trainer(lo, RunOptions(
-                run_dir=seed_dir(self.run_dir, s), track=track, resume=resume,
-                profile=list(profile or []), console=self.console,
-            ))
+            Trainer(
+                lo,
+                RunOptions(
+                    run_dir=seed_dir(self.run_dir, s),
+                    track=track,
+                    resume=resume,
+                    profile=list(profile or []),
+                    console=self.console,
+                ),
+            )
             for lo, s in zip(loaded, seeds, strict=True)
         ]
         self.streams: list[SeedStream] = []
@@ -266,8 +277,11 @@ def seeds_table(seeds: list[int], summaries: list[dict[str, Any]]) -> Table:
         score = s.get("final_normalized_score")
         ret = s.get("final_return")
         table.add_row(
-            str(seed), str(s.get("status")), str(s.get("steps")),
-            "-" if score is None else f"{score:.1f}", "-" if ret is None else f"{ret:.1f}",
+            str(seed),
+            str(s.get("status")),
+            str(s.get("steps")),
+            "-" if score is None else f"{score:.1f}",
+            "-" if ret is None else f"{ret:.1f}",
             f"{s.get('steps_per_s', 0.0) or 0.0:.1f}",
         )
     return table
@@ -276,6 +290,10 @@ def seeds_table(seeds: list[int], summaries: list[dict[str, Any]]) -> Table:
 def train_seeds(loaded: list[Any], opts: RunOptions) -> list[dict[str, Any]]:
     """Train ``loaded`` (one LoadedRecipe per seed) as one batch in ``opts.run_dir``."""
     return SeedBatchTrainer(
-        loaded, opts.run_dir, track=opts.track, resume=opts.resume, profile=opts.profile,
+        loaded,
+        opts.run_dir,
+        track=opts.track,
+        resume=opts.resume,
+        profile=opts.profile,
         console=opts.console,
     ).run()

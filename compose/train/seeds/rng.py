@@ -30,7 +30,11 @@ from torch._functorch.vmap import vmap_increment_nesting
 from compose.train.runtime import get_rng_state, set_rng_state
 
 __all__ = [
-    "PerSeedRandom", "SeedRandomError", "SeedStream", "global_rng_as", "rng_state_of_device",
+    "PerSeedRandom",
+    "SeedRandomError",
+    "SeedStream",
+    "global_rng_as",
+    "rng_state_of_device",
     "vmap_seeds",
 ]
 

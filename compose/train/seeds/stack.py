@@ -22,7 +22,11 @@ __all__ = ["SeedStack", "SeedStackError", "flat_params"]
 
 #: Optimizers whose update of a tensor is elementwise (no norm or statistic across entries).
 ELEMENTWISE_OPTIMIZERS = (
-    torch.optim.Adam, torch.optim.AdamW, torch.optim.SGD, torch.optim.RMSprop, torch.optim.Adagrad,
+    torch.optim.Adam,
+    torch.optim.AdamW,
+    torch.optim.SGD,
+    torch.optim.RMSprop,
+    torch.optim.Adagrad,
 )
 
 
@@ -138,7 +142,9 @@ class SeedStack:
                 "holds a tensor outside every slot)"
             ) from None
 
-    def optimizers(self, per_seed: Sequence[Sequence[torch.optim.Optimizer]]) -> list[torch.optim.Optimizer]:
+    def optimizers(
+        self, per_seed: Sequence[Sequence[torch.optim.Optimizer]]
+    ) -> list[torch.optim.Optimizer]:
         """One stacked optimizer per position in ``per_seed[k]`` (the same list for each seed).
 
         Each seed's optimizers are re-pointed at that seed's views (so a per-seed checkpoint

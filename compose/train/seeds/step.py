@@ -42,6 +42,7 @@ from compose.train.step import (
 
 __all__ = ["SeedBatchedStep", "unbatchable"]
 
+
 def unbatchable(parts: Parts) -> list[str]:
     """Why ``parts`` cannot run seed-batched: one line per offending slot (empty: it can)."""
     reasons = []
@@ -121,11 +122,29 @@ class SeedBatchedStep:
         """Update every seed once; metrics as [K] tensors keyed like UpdateStep's."""
         out: dict[str, Tensor] = {}
         with self.random:
-            self._update(self.critic_opts, self.critic_names, self.critic_norm_names,
-                         "grad_norm/critic", critic_loss_of, step, real, model, out)
+            self._update(
+                self.critic_opts,
+                self.critic_names,
+                self.critic_norm_names,
+                "grad_norm/critic",
+                critic_loss_of,
+                step,
+                real,
+                model,
+                out,
+            )
             if step >= self.actor_warmup:  # the critic's tensors are not differentiated here
-                self._update(self.actor_opts, self.actor_names, self.policy_norm_names,
-                             "grad_norm/policy", actor_loss_of, step, real, model, out)
+                self._update(
+                    self.actor_opts,
+                    self.actor_names,
+                    self.policy_norm_names,
+                    "grad_norm/policy",
+                    actor_loss_of,
+                    step,
+                    real,
+                    model,
+                    out,
+                )
             out["actor_objective/alpha"] = self._temperature()
         stack = self.stack
         torch._foreach_lerp_(
@@ -153,9 +172,14 @@ class SeedBatchedStep:
         first, random, swapped = self.first, self.random, self.stack.swapped
         has_loss: list[bool] = []
 
-        def per_seed(trained: dict[str, Tensor], rest: dict[str, Tensor],
-                     real_t: tuple[Tensor, ...], model_t: tuple[Tensor, ...] | None) -> Any:
+        def per_seed(
+            trained: dict[str, Tensor],
+            rest: dict[str, Tensor],
+            real_t: tuple[Tensor, ...],
+            model_t: tuple[Tensor, ...] | None,
+        ) -> Any:
             with random.batched():
+
                 def loss(trained: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
                     metrics: dict[str, Tensor] = {}
                     model = Batch(*model_t) if model_t is not None else None

@@ -41,7 +41,9 @@ def _dynamics(loaded, ctx: BuildContext):
     model = config(members=4, elites=2, hidden=[16], weight_decay=[0.0, 0.0]).build(ctx)
     g = torch.Generator().manual_seed(3)
     model.fit_normalizer(
-        torch.randn(30, OBS, generator=g), torch.randn(30, ACT, generator=g), 2 * torch.randn(30, OBS + 1, generator=g)
+        torch.randn(30, OBS, generator=g),
+        torch.randn(30, ACT, generator=g),
+        2 * torch.randn(30, OBS + 1, generator=g),
     )
     model.set_elites(torch.tensor([1, 2]))
     return model
@@ -66,7 +68,11 @@ def test_max_pairwise_diff_by_hand(loaded) -> None:
     mean = pred.mean.detach()
     ref = torch.tensor(
         [
-            max(float((mean[i, b, :OBS] - mean[j, b, :OBS]).norm()) for i in range(4) for j in range(4))
+            max(
+                float((mean[i, b, :OBS] - mean[j, b, :OBS]).norm())
+                for i in range(4)
+                for j in range(4)
+            )
             for b in range(5)
         ]
     )
@@ -83,7 +89,11 @@ def test_halt_absolute_threshold(loaded) -> None:
     model = _dynamics(loaded, ctx)
     obs, act = torch.randn(64, OBS), torch.randn(64, ACT)
     step = model.sample(obs, act)
-    u = loaded.registry.get("uncertainty", "max_pairwise_diff").config().build(ctx)(obs, act, dynamics=model)
+    u = (
+        loaded.registry.get("uncertainty", "max_pairwise_diff")
+        .config()
+        .build(ctx)(obs, act, dynamics=model)
+    )
     cut = float(u.median())
     config = loaded.registry.get("reward_shaper", "halt").config
     shaper = config(kappa=7.0, threshold=cut, threshold_mode="absolute").build(ctx)
@@ -91,16 +101,24 @@ def test_halt_absolute_threshold(loaded) -> None:
     mask = u > cut
     assert 0 < int(mask.sum()) < 64
     assert torch.equal(out.terminate, mask) and "terminate" not in out.diagnostics
-    torch.testing.assert_close(out.rewards, torch.where(mask, torch.full_like(u, -7.0), step.rewards))
+    torch.testing.assert_close(
+        out.rewards, torch.where(mask, torch.full_like(u, -7.0), step.rewards)
+    )
 
 
 def test_halt_calibrates_on_data(loaded) -> None:
     g = torch.Generator().manual_seed(4)
-    data = type("Data", (), {"obs": torch.randn(300, OBS, generator=g), "actions": torch.randn(300, ACT, generator=g)})
+    data = type(
+        "Data",
+        (),
+        {"obs": torch.randn(300, OBS, generator=g), "actions": torch.randn(300, ACT, generator=g)},
+    )
     ctx = _ctx(data)
     model = _dynamics(loaded, ctx)
-    u_data = loaded.registry.get("uncertainty", "max_pairwise_diff").config().build(ctx)(
-        data.obs, data.actions, dynamics=model
+    u_data = (
+        loaded.registry.get("uncertainty", "max_pairwise_diff")
+        .config()
+        .build(ctx)(data.obs, data.actions, dynamics=model)
     )
     config = loaded.registry.get("reward_shaper", "halt").config
     shaper = config(threshold=0.5, calibration_rows=1000).build(ctx)
@@ -144,5 +162,7 @@ def test_configs_import_without_torch() -> None:
         "import sys, compose_morel, compose_morel.plugin; "
         "sys.exit(1 if any(m == 'torch' or m.startswith('torch.') for m in sys.modules) else 0)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parent
+    )
     assert result.returncode == 0, result.stderr

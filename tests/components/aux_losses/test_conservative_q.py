@@ -20,7 +20,9 @@ def test_descent_closes_the_gap_between_model_and_data_q(variant: str) -> None:
     aux = ConservativeQConfig(variant=variant, weight=1.0, num_actions=4).build(ctx)
     inputs = UpdateInputs(step=0, real=real, model=model, agent=agent)
     out = aux.loss(inputs)
-    assert float(out["loss_conservative"].detach()) == pytest.approx(2 * float(out["gap"]), rel=1e-5)
+    assert float(out["loss_conservative"].detach()) == pytest.approx(
+        2 * float(out["gap"]), rel=1e-5
+    )
     with torch.no_grad():
         q_data0 = agent.critic(real.obs, real.actions).mean()
         q_model0 = agent.critic(model.obs, model.actions).mean()
@@ -68,5 +70,9 @@ def test_push_down_falls_back_to_model_rows_of_the_batch() -> None:
     ctx = make_ctx()
     real, model = make_batch(4, seed=0), make_batch(6, seed=1)
     mixed = Batch.cat(real, model)
-    got = ConservativeQConfig().build(ctx).push_down_batch(UpdateInputs(step=0, real=real, batch=mixed))
+    got = (
+        ConservativeQConfig()
+        .build(ctx)
+        .push_down_batch(UpdateInputs(step=0, real=real, batch=mixed))
+    )
     torch.testing.assert_close(got.obs, model.obs)

@@ -25,7 +25,14 @@ from tests.helpers.vipo import fit_normalizer, linear_batch, make_ctx, tiny_ense
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 WEIGHT = 0.7
-VIC = {"type": "value_inconsistency", "weight": WEIGHT, "samples": 2, "hidden": [16], "lr": 1e-2, "tau": 0.5}
+VIC = {
+    "type": "value_inconsistency",
+    "weight": WEIGHT,
+    "samples": 2,
+    "hidden": [16],
+    "lr": 1e-2,
+    "tau": 0.5,
+}
 
 
 @pytest.fixture
@@ -42,7 +49,10 @@ def _one_step(loss_scale: str, aux_loss_scale: str) -> dict[str, Any]:
     """One ``MLEStep`` (SGD, lr 0: the model stays put) and the pieces of its gradient by hand."""
     with load_plugins().registry.active():
         config = MLEConfig(
-            loss_scale=loss_scale, aux_loss_scale=aux_loss_scale, grad_ratio_every=1, aux_losses=[VIC]
+            loss_scale=loss_scale,
+            aux_loss_scale=aux_loss_scale,
+            grad_ratio_every=1,
+            aux_losses=[VIC],
         )
     ctx = make_ctx(termination=_falls, seed=3)
     torch.manual_seed(0)
@@ -70,21 +80,28 @@ def _one_step(loss_scale: str, aux_loss_scale: str) -> dict[str, Any]:
     total = [p.grad.clone() for p in params]
 
     # By hand: L_ori = -mean_{e,b} log P_e on member e's rows, Eq. 11 on member 0's rows.
-    log_p = dynamics.log_prob(data.obs[idx], data.actions[idx], data.next_obs[idx], data.rewards[idx])
+    log_p = dynamics.log_prob(
+        data.obs[idx], data.actions[idx], data.next_obs[idx], data.rewards[idx]
+    )
     g_ori = torch.autograd.grad(-log_p.mean(), params)
     g_reg = torch.autograd.grad(dynamics.regularization(), params, allow_unused=True)
     aux.generator.set_state(states[0])
     rows = idx[0]
     batch = data.replace(
-        obs=data.obs[rows], actions=data.actions[rows], rewards=data.rewards[rows],
-        next_obs=data.next_obs[rows], terminals=data.terminals[rows],
+        obs=data.obs[rows],
+        actions=data.actions[rows],
+        rewards=data.rewards[rows],
+        next_obs=data.next_obs[rows],
+        terminals=data.terminals[rows],
     )
     # _hand_eq11 sums over members; Eq. 8's L_vic is their mean, like L_ori.
     eq11 = [g / dynamics.members / WEIGHT for g in _hand_eq11(aux, dynamics, batch, params)]
     return {
         "total": total,
         "g_ori": g_ori,
-        "g_reg": [torch.zeros_like(p) if g is None else g for p, g in zip(params, g_reg, strict=True)],
+        "g_reg": [
+            torch.zeros_like(p) if g is None else g for p, g in zip(params, g_reg, strict=True)
+        ],
         "eq11": eq11,
         "c": (2.0 * dynamics.members if loss_scale == "mbpo" else 1.0) / 4,  # c / D
         "dims": 4,
@@ -117,9 +134,12 @@ def test_old_scale_is_d_over_2_times_lambda(float64: None) -> None:
     """``as_returned`` (the scale before #14) weighs the VIPO term D / 2 times more than Eq. 8."""
     r = _one_step("mbpo", "as_returned")
     c, d = float(r["c"]), r["dims"]
-    paper = [c * (o + WEIGHT * v) + g for o, v, g in zip(r["g_ori"], r["eq11"], r["g_reg"], strict=True)]
+    paper = [
+        c * (o + WEIGHT * v) + g for o, v, g in zip(r["g_ori"], r["eq11"], r["g_reg"], strict=True)
+    ]
     old = [
-        c * (o + d / 2 * WEIGHT * v) + g for o, v, g in zip(r["g_ori"], r["eq11"], r["g_reg"], strict=True)
+        c * (o + d / 2 * WEIGHT * v) + g
+        for o, v, g in zip(r["g_ori"], r["eq11"], r["g_reg"], strict=True)
     ]
     assert not _close(r["total"], paper)
     for got, want in zip(r["total"], old, strict=True):
@@ -137,8 +157,14 @@ def test_epoch_means_divide_by_the_steps_that_reported() -> None:
 
 def test_pretrain_logs_the_grad_ratio_under_the_aux_keys() -> None:
     with load_plugins().registry.active():
-        config = MLEConfig(holdout=40, batch_size=32, max_epochs=2, patience=100, grad_ratio_every=2,
-                           aux_losses=[{**VIC, "weight": 0.45}])
+        config = MLEConfig(
+            holdout=40,
+            batch_size=32,
+            max_epochs=2,
+            patience=100,
+            grad_ratio_every=2,
+            aux_losses=[{**VIC, "weight": 0.45}],
+        )
         plain = MLEConfig(holdout=40, batch_size=32, max_epochs=2, patience=100)
     rows: list[dict[str, float]] = []
     for cfg in (config, plain):

@@ -55,7 +55,9 @@ def _setup(learn_reward: bool, baseline: str, weight: float = 0.7) -> tuple[Any,
     return aux, dynamics, batch
 
 
-def _hand_eq11(aux: Any, dynamics: Any, batch: Batch, params: list[torch.Tensor]) -> list[torch.Tensor]:
+def _hand_eq11(
+    aux: Any, dynamics: Any, batch: Batch, params: list[torch.Tensor]
+) -> list[torch.Tensor]:
     """-2 lambda mean_{k,b} sum_e (Vbar_d(s)-Vbar_m(s)) (r + gamma Vbar_m(s')) grad log P_e.
 
     One ``dynamics.log_prob`` and one ``torch.autograd.grad`` per sample (the reference).
@@ -94,7 +96,9 @@ def _hand_eq11(aux: Any, dynamics: Any, batch: Batch, params: list[torch.Tensor]
 @pytest.mark.parametrize(
     ("learn_reward", "baseline"), [(True, "none"), (False, "none"), (True, "model_value")]
 )
-def test_surrogate_gradient_equals_eq11_by_hand(float64: None, learn_reward: bool, baseline: str) -> None:
+def test_surrogate_gradient_equals_eq11_by_hand(
+    float64: None, learn_reward: bool, baseline: str
+) -> None:
     aux, dynamics, batch = _setup(learn_reward, baseline)
     params = [p for p in dynamics.parameters() if p.requires_grad]
     inputs = UpdateInputs(step=0, real=batch, dynamics=dynamics)
@@ -237,7 +241,9 @@ def _pretrain(aux_losses: list[dict[str, Any]], spectral_norm: bool) -> dict[str
 @pytest.mark.parametrize("spectral_norm", [False, True])
 def test_weight_zero_is_exactly_the_mle_update(spectral_norm: bool) -> None:
     plain = _pretrain([], spectral_norm)
-    vipo0 = _pretrain([{"type": "value_inconsistency", "weight": 0.0, "hidden": [8]}], spectral_norm)
+    vipo0 = _pretrain(
+        [{"type": "value_inconsistency", "weight": 0.0, "hidden": [8]}], spectral_norm
+    )
     vipo = _pretrain([{"type": "value_inconsistency", "weight": 0.5, "hidden": [8]}], spectral_norm)
     assert plain.keys() == vipo0.keys()
     for key in plain:

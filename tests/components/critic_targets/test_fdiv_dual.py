@@ -77,7 +77,11 @@ def test_critic_loss_equals_eq2_by_hand(conj: str) -> None:
         q0 = agent.critic(s0, a0)[k]
         qsa = agent.critic(batch.obs, batch.actions)[k]
         qn = agent.critic(batch.next_obs, nxt.actions)[k]
-        ph = batch.rewards + g * (1 - batch.terminals) * (qn - agent.temperature() * nxt.log_prob) - qsa
+        ph = (
+            batch.rewards
+            + g * (1 - batch.terminals) * (qn - agent.temperature() * nxt.log_prob)
+            - qsa
+        )
         total = total + (1 - g) * q0.mean() + alpha * CONJUGATES[conj](ph / alpha).mean()
     torch.testing.assert_close(out["loss_critic"], total)
 
@@ -164,4 +168,8 @@ def test_conjugate_default_is_the_papers_printed_formula() -> None:
         recipe = load_recipe(name, [], plugins=load_plugins()).recipe
         assert recipe.critic_target.conjugate == "paper"
         assert recipe.actor_objective.conjugate == "paper"
-        assert recipe.critic_target.initial_states == recipe.actor_objective.initial_states == "dataset_states"
+        assert (
+            recipe.critic_target.initial_states
+            == recipe.actor_objective.initial_states
+            == "dataset_states"
+        )

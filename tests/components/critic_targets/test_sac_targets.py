@@ -65,7 +65,11 @@ def test_sac_gradient_reaches_only_the_critic() -> None:
     ctx = make_ctx()
     agent = make_agent(ctx)
     real, _, batch = make_batch(8, ctx)
-    out = SacCriticTargetConfig().build(ctx).loss(UpdateInputs(step=0, real=real, batch=batch, agent=agent))
+    out = (
+        SacCriticTargetConfig()
+        .build(ctx)
+        .loss(UpdateInputs(step=0, real=real, batch=batch, agent=agent))
+    )
     out["loss_critic"].backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in agent.critic.parameters())
     assert all(p.grad is None for p in agent.target_critic.parameters())
@@ -81,7 +85,11 @@ def _penalized_setup(registry: Registry, beta: float, n_real: int = 3, n_model: 
     real, model, batch = make_batch(n_real, ctx, n_model=n_model)
     with registry.active():
         cfg = PenalizedSacConfig.model_validate(
-            {"type": "penalized_sac", "beta": beta, "uncertainty": {"type": "bellman_inconsistency", "samples": 3}}
+            {
+                "type": "penalized_sac",
+                "beta": beta,
+                "uncertainty": {"type": "bellman_inconsistency", "samples": 3},
+            }
         )
     return ctx, agent, real, model, batch, cfg.build(ctx)
 
@@ -107,8 +115,12 @@ def test_penalty_applies_only_to_model_rows(registry: Registry) -> None:
 def test_penalty_finds_model_rows_in_any_layout(registry: Registry) -> None:
     ctx, agent, real, model, batch, pen = _penalized_setup(registry, beta=1.0)
     perm = torch.tensor([3, 0, 6, 1, 7, 4, 2, 5])
-    shuffled = Batch(**{f: getattr(batch, f)[perm] for f in
-                        ("obs", "actions", "rewards", "next_obs", "terminals", "from_model")})
+    shuffled = Batch(
+        **{
+            f: getattr(batch, f)[perm]
+            for f in ("obs", "actions", "rewards", "next_obs", "terminals", "from_model")
+        }
+    )
     sac = SacCriticTargetConfig().build(ctx)
     inputs = UpdateInputs(step=0, real=shuffled, batch=shuffled, agent=agent)  # no .model
     torch.manual_seed(5)
@@ -116,7 +128,9 @@ def test_penalty_finds_model_rows_in_any_layout(registry: Registry) -> None:
     torch.manual_seed(5)
     y_sac, _ = sac.target(inputs)
     rows = shuffled.from_model.nonzero().squeeze(-1)
-    u = pen.uncertainty(shuffled.obs[rows], shuffled.actions[rows], dynamics=ctx.dynamics, agent=agent)
+    u = pen.uncertainty(
+        shuffled.obs[rows], shuffled.actions[rows], dynamics=ctx.dynamics, agent=agent
+    )
     expected = torch.zeros(8).index_copy(0, rows, u)
     torch.testing.assert_close(y_sac - y_pen, expected)
 

@@ -105,7 +105,9 @@ def test_regularization_weight_decay_and_logvar_bounds() -> None:
     model = gaussian_ensemble(make_ctx(), weight_decay=[1e-3, 2e-3, 3e-3])
     layers = model.linear_layers()
     decays = [1e-3, 2e-3, 3e-3, 3e-3]
-    expected = sum(d * 0.5 * layer.weight.pow(2).sum() for d, layer in zip(decays, layers, strict=True))
+    expected = sum(
+        d * 0.5 * layer.weight.pow(2).sum() for d, layer in zip(decays, layers, strict=True)
+    )
     expected = expected + 0.01 * (model.max_logvar.sum() - model.min_logvar.sum())
     torch.testing.assert_close(model.regularization(), expected)
 

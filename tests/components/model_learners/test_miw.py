@@ -20,7 +20,10 @@ def _finite_mdp(seed: int = 0, n_s: int = 4, n_a: int = 2, gamma: float = 0.8):
     # d_pi(s', a') = (1-g) mu0(s') pi(a'|s') + g sum_{s,a} d_pi(s, a) P(s'|s, a) pi(a'|s')
     n = n_s * n_a
     M = (P.reshape(n, n_s)[:, :, None] * pi[None, :, :]).reshape(n, n)  # (s,a) -> (s',a')
-    d_pi = torch.linalg.solve(torch.eye(n, dtype=torch.float64) - gamma * M.T, (1 - gamma) * (mu0[:, None] * pi).reshape(n))
+    d_pi = torch.linalg.solve(
+        torch.eye(n, dtype=torch.float64) - gamma * M.T,
+        (1 - gamma) * (mu0[:, None] * pi).reshape(n),
+    )
     return P, pi, mu0, d_b, d_pi.reshape(n_s, n_a), gamma
 
 
@@ -48,7 +51,9 @@ def test_miw_fixed_point_converges_to_true_ratio() -> None:
     torch.testing.assert_close(omega, true, rtol=0.03, atol=0.01)
     # The true ratio has mean 1 under the data, and the loss vanishes there.
     assert float((omega * d_b.reshape(n)).sum()) == __import__("pytest").approx(1.0, abs=0.02)
-    loss, _ = miw_fixed_point_loss(true.float()[sa], true.float()[sa], f_sa, f_next, f_init, gamma, w, w0)
+    loss, _ = miw_fixed_point_loss(
+        true.float()[sa], true.float()[sa], f_sa, f_next, f_init, gamma, w, w0
+    )
     assert float(loss) < 1e-10
 
 
@@ -67,6 +72,8 @@ def test_fixed_point_loss_by_hand_single_test_function() -> None:
 def test_target_omega_gets_no_gradient() -> None:
     omega = torch.rand(5, requires_grad=True)
     target = torch.rand(5, requires_grad=True)
-    loss, _ = miw_fixed_point_loss(omega, target, torch.randn(2, 5), torch.randn(2, 5), torch.randn(2, 3), 0.9)
+    loss, _ = miw_fixed_point_loss(
+        omega, target, torch.randn(2, 5), torch.randn(2, 5), torch.randn(2, 3), 0.9
+    )
     loss.backward()
     assert omega.grad is not None and target.grad is None

@@ -76,8 +76,10 @@ def test_max_updates_caps_training() -> None:
     data = linear_system(300)
     ctx = make_ctx()
     model = gaussian_ensemble(ctx)
-    result = MLEConfig(holdout=0.2, batch_size=32, max_updates=5).build(ctx).pretrain(
-        model, data, _Recorder()
+    result = (
+        MLEConfig(holdout=0.2, batch_size=32, max_updates=5)
+        .build(ctx)
+        .pretrain(model, data, _Recorder())
     )
     assert result["updates"] == 5 and result["epochs"] == 1
 
@@ -140,7 +142,13 @@ class _ToyAux(AuxLoss):
 def test_aux_losses_are_updated_added_and_their_optimizers_stepped() -> None:
     registry = model_registry(ToyAuxConfig)
     with registry.active():
-        cfg = MLEConfig(holdout=40, batch_size=8, max_epochs=1, lr=1e-2, aux_losses=[{"type": "toy_pull", "weight": 50.0}])
+        cfg = MLEConfig(
+            holdout=40,
+            batch_size=8,
+            max_epochs=1,
+            lr=1e-2,
+            aux_losses=[{"type": "toy_pull", "weight": 50.0}],
+        )
         plain = MLEConfig(holdout=40, batch_size=8, max_epochs=1, lr=1e-2)
     data = linear_system(200)
     means = []
@@ -156,7 +164,9 @@ def test_aux_losses_are_updated_added_and_their_optimizers_stepped() -> None:
         if config is cfg:
             (aux,) = learner.aux_losses
             assert aux.updates == 20  # ceil(160 / 8) steps of the one epoch
-            assert float(aux.c.detach()) < 3.0  # its attached optimizer was stepped (c moves to the means)
+            assert (
+                float(aux.c.detach()) < 3.0
+            )  # its attached optimizer was stepped (c moves to the means)
     assert means[0] > means[1] + 0.5  # the pull towards c = 3 shaped the model
 
 
@@ -187,7 +197,9 @@ def test_spectral_norm_model_trains() -> None:
     ctx = make_ctx()
     model = gaussian_ensemble(ctx, spectral_norm=True)
     sink = _Recorder()
-    MLEConfig(holdout=60, batch_size=32, max_epochs=6, lr=5e-3).build(ctx).pretrain(model, data, sink)
+    MLEConfig(holdout=60, batch_size=32, max_epochs=6, lr=5e-3).build(ctx).pretrain(
+        model, data, sink
+    )
     assert sink.rows[-1][0]["holdout_mse"] < sink.rows[0][0]["holdout_mse"]
     # One power iteration per step tracks sigma only approximately while the weights move;
     # a few more iterations on the fitted weights make the constraint exact.

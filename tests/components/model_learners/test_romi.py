@@ -47,13 +47,20 @@ def _batch(setup, n: int | None = None):
 
     d = setup.data
     n = n or len(d)
-    return Batch(obs=d.obs[:n], actions=d.actions[:n], rewards=d.rewards[:n],
-                 next_obs=d.next_obs[:n], terminals=d.terminals[:n])
+    return Batch(
+        obs=d.obs[:n],
+        actions=d.actions[:n],
+        rewards=d.rewards[:n],
+        next_obs=d.next_obs[:n],
+        terminals=d.terminals[:n],
+    )
 
 
 def test_configs_import_without_torch() -> None:
-    code = "import sys\n" + "".join(f"import {m}\n" for m in CONFIG_MODULES) + (
-        "assert 'torch' not in sys.modules, 'torch imported'\n"
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in CONFIG_MODULES)
+        + ("assert 'torch' not in sys.modules, 'torch imported'\n")
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
@@ -62,7 +69,12 @@ def test_configs_import_without_torch() -> None:
 def test_registered_and_validated(registry) -> None:
     from pydantic import ValidationError
 
-    cfg = _cfg(registry, "bilevel_reweighted", "model_learner", outer={"type": "robust_value_aware", "xi": 0.1})
+    cfg = _cfg(
+        registry,
+        "bilevel_reweighted",
+        "model_learner",
+        outer={"type": "robust_value_aware", "xi": 0.1},
+    )
     assert cfg.outer.xi == 0.1 and cfg.weight_min == 0.5 and cfg.weight_max == 2.0
     assert _cfg(registry, "adversarial_value", "aux_loss").weight == 3e-4
     with pytest.raises(ValidationError):
@@ -77,14 +89,26 @@ def test_robust_value_aware_matches_hand_computation(registry) -> None:
 
     s = make_setup(n=16, dtype=torch.float64)
     # A (numerically) deterministic policy: std ~ 1e-13, so both sides see the same actions.
-    s.agent.policy = TanhGaussianConfig(hidden=[8], log_std_min=-30.0, log_std_max=-29.0).build(s.ctx).double()
-    aux = _cfg(registry, "robust_value_aware", "aux_loss", xi=0.3, samples=4, model_samples=2, weight=2.0).build(s.ctx)
+    s.agent.policy = (
+        TanhGaussianConfig(hidden=[8], log_std_min=-30.0, log_std_max=-29.0).build(s.ctx).double()
+    )
+    aux = _cfg(
+        registry, "robust_value_aware", "aux_loss", xi=0.3, samples=4, model_samples=2, weight=2.0
+    ).build(s.ctx)
     b = _batch(s)
     g = torch.Generator().manual_seed(1)
     model_noise = torch.randn(2, 3, 16, 3, generator=g, dtype=torch.float64)
     state_noise = torch.randn(4, 16, 3, generator=g, dtype=torch.float64) * 0.1
-    terms = aux.terms(b.obs, b.actions, b.next_obs, b.terminals, dynamics=s.dynamics,
-                      agent=s.agent, model_noise=model_noise, state_noise=state_noise)
+    terms = aux.terms(
+        b.obs,
+        b.actions,
+        b.next_obs,
+        b.terminals,
+        dynamics=s.dynamics,
+        agent=s.agent,
+        model_noise=model_noise,
+        state_noise=state_noise,
+    )
 
     def vbar(x: torch.Tensor) -> float:
         a = s.agent.policy(x.unsqueeze(0), deterministic=True).actions
@@ -98,13 +122,24 @@ def test_robust_value_aware_matches_hand_computation(registry) -> None:
             for i in range(16):
                 if b.terminals[i] == 1:
                     continue
-                mv = sum(vbar(b.obs[i] + pred.mean[e, i, :3] + pred.std[e, i, :3] * model_noise[m, e, i])
-                         for m in range(2)) / 2
+                mv = (
+                    sum(
+                        vbar(
+                            b.obs[i]
+                            + pred.mean[e, i, :3]
+                            + pred.std[e, i, :3] * model_noise[m, e, i]
+                        )
+                        for m in range(2)
+                    )
+                    / 2
+                )
                 target = min(vbar(b.next_obs[i] + state_noise[j, i]) for j in range(4))
                 per_member += (mv - target) ** 2
             rows = int((b.terminals == 0).sum())
             total += per_member / rows
-    assert torch.allclose(terms["loss_robust_value_aware"], torch.tensor(2.0 * total, dtype=torch.float64), rtol=1e-6)
+    assert torch.allclose(
+        terms["loss_robust_value_aware"], torch.tensor(2.0 * total, dtype=torch.float64), rtol=1e-6
+    )
     terms["loss_robust_value_aware"].backward()
     assert all(p.grad is None for p in s.agent.policy.parameters())
     assert all(p.grad is None for p in s.agent.target_critic.parameters())
@@ -121,8 +156,15 @@ def test_ball_noise_is_inside_the_ball() -> None:
 
 
 def _bilevel(registry, setup, **fields):
-    cfg = _cfg(registry, "bilevel_reweighted", "model_learner", weight_hidden=[8], pretrain_epochs=0,
-               outer={"type": "robust_value_aware", "xi": 0.5, "samples": 4}, **fields)
+    cfg = _cfg(
+        registry,
+        "bilevel_reweighted",
+        "model_learner",
+        weight_hidden=[8],
+        pretrain_epochs=0,
+        outer={"type": "robust_value_aware", "xi": 0.5, "samples": 4},
+        **fields,
+    )
     return cfg.build(setup.ctx)
 
 
@@ -158,7 +200,9 @@ def test_bilevel_outer_gradient_matches_finite_differences(registry) -> None:
 
 def test_weights_stay_in_range(registry) -> None:
     s = make_setup(n=64)
-    learner = _bilevel(registry, s, weight_min=0.25, weight_max=3.0, weight_lr=0.5, every=1, updates=5)
+    learner = _bilevel(
+        registry, s, weight_min=0.25, weight_max=3.0, weight_lr=0.5, every=1, updates=5
+    )
     b = _batch(s)
     with torch.no_grad():
         for p in learner.weight_net.parameters():
@@ -196,12 +240,22 @@ def test_bilevel_schedule_and_pretrain(registry) -> None:
     before = [p.detach().clone() for p in learner.weight_net.parameters()]
     terms = learner.update(_inputs(s, _batch(s), step=3))
     assert "outer/rvl" in terms and torch.isfinite(terms["outer_loss"])
-    assert any(not torch.equal(a, p) for a, p in zip(before, learner.weight_net.parameters(), strict=True))
+    assert any(
+        not torch.equal(a, p) for a, p in zip(before, learner.weight_net.parameters(), strict=True)
+    )
 
 
 def _alternating(registry, setup, aux):
-    cfg = _cfg(registry, "alternating_mle", "model_learner", pretrain_epochs=0, every=1, updates=3,
-               batch_size=16, aux_losses=aux)
+    cfg = _cfg(
+        registry,
+        "alternating_mle",
+        "model_learner",
+        pretrain_epochs=0,
+        every=1,
+        updates=3,
+        batch_size=16,
+        aux_losses=aux,
+    )
     return cfg.build(setup.ctx)
 
 
@@ -275,8 +329,17 @@ def test_mle_weight_zero_is_eq6_alone(registry) -> None:
     s = make_setup(n=64)
     start = copy.deepcopy(s.dynamics.state_dict())
     aux = [{"type": "robust_value_aware", "xi": 0.3, "samples": 4}]
-    cfg = _cfg(registry, "alternating_mle", "model_learner", pretrain_epochs=0, every=1, updates=1,
-               batch_size=16, aux_losses=aux, mle_weight=0.0)
+    cfg = _cfg(
+        registry,
+        "alternating_mle",
+        "model_learner",
+        pretrain_epochs=0,
+        every=1,
+        updates=1,
+        batch_size=16,
+        aux_losses=aux,
+        mle_weight=0.0,
+    )
     learner = cfg.build(s.ctx)
     rng = learner.generator.get_state()
     torch.manual_seed(7)
@@ -298,10 +361,21 @@ def test_mle_weight_zero_is_eq6_alone(registry) -> None:
             torch.testing.assert_close(g, w)
     # The NLL alone (no aux loss) with mle_weight 0 leaves the model as it is.
     s.dynamics.load_state_dict(start)
-    idle = _cfg(registry, "alternating_mle", "model_learner", pretrain_epochs=0, every=1,
-                updates=2, batch_size=16, mle_weight=0.0).build(s.ctx)
+    idle = _cfg(
+        registry,
+        "alternating_mle",
+        "model_learner",
+        pretrain_epochs=0,
+        every=1,
+        updates=2,
+        batch_size=16,
+        mle_weight=0.0,
+    ).build(s.ctx)
     idle.update(_inputs(s, _batch(s)))
-    assert all(torch.equal(a, b) for a, b in zip(start.values(), s.dynamics.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(start.values(), s.dynamics.state_dict().values(), strict=True)
+    )
 
 
 @pytest.mark.parametrize("noise", ["ball", "gaussian"])
@@ -314,8 +388,15 @@ def test_xi_space_normalized_scales_with_the_observation_std(registry, noise: st
     std = s.ctx.data.stats().obs_std
     spread = {}
     for space in ("raw", "normalized"):
-        aux = _cfg(registry, "robust_value_aware", "aux_loss", xi=0.5, samples=1000, noise=noise,
-                   space=space).build(s.ctx)
+        aux = _cfg(
+            registry,
+            "robust_value_aware",
+            "aux_loss",
+            xi=0.5,
+            samples=1000,
+            noise=noise,
+            space=space,
+        ).build(s.ctx)
         torch.manual_seed(0)
         _, state_noise = aux.draw_noise(s.dynamics, s.ctx.data.obs[:4])
         unit = state_noise / std if space == "normalized" else state_noise
@@ -336,8 +417,17 @@ def test_rambo_pretraining_stops_on_the_holdout_loss(registry) -> None:
     """pretrain_stop: holdout (RAMBO) runs the mle learner's rule, not pretrain_epochs epochs:
     with patience 1 and an unreachable gain (99%) it stops after the second epoch."""
     s = make_setup(n=200)
-    cfg = _cfg(registry, "alternating_mle", "model_learner", pretrain_stop="holdout",
-               pretrain_epochs=50, patience=1, improvement=0.99, holdout=40, batch_size=32)
+    cfg = _cfg(
+        registry,
+        "alternating_mle",
+        "model_learner",
+        pretrain_stop="holdout",
+        pretrain_epochs=50,
+        patience=1,
+        improvement=0.99,
+        holdout=40,
+        batch_size=32,
+    )
     learner = cfg.build(s.ctx)
     epochs: list[int] = []
     metrics = learner.pretrain(s.dynamics, s.data, lambda m, step: epochs.append(step))
@@ -346,8 +436,9 @@ def test_rambo_pretraining_stops_on_the_holdout_loss(registry) -> None:
     # The policy phase still works after it (the learner's own Adam, its data tensors).
     terms = learner.update(_inputs(s, _batch(s), step=0))
     assert torch.isfinite(terms["nll"])
-    fixed = _cfg(registry, "alternating_mle", "model_learner", pretrain_epochs=3, holdout=40,
-                 batch_size=32).build(s.ctx)
+    fixed = _cfg(
+        registry, "alternating_mle", "model_learner", pretrain_epochs=3, holdout=40, batch_size=32
+    ).build(s.ctx)
     epochs.clear()
     fixed.pretrain(s.dynamics, s.data, lambda m, step: epochs.append(step))
     assert epochs == [0, 1, 2]  # ROMI App. D.2: fixed epochs, the default
@@ -361,6 +452,8 @@ def test_recipes_pretrain_stop() -> None:
 
     root = Path(__file__).resolve().parents[3] / "recipes"
     plugins = load_plugins()
-    stops = {n: load_recipe(root / f"{n}.yaml", plugins=plugins).recipe.model_learner.pretrain_stop
-             for n in ("rambo", "romi", "romi_no_weighting")}
+    stops = {
+        n: load_recipe(root / f"{n}.yaml", plugins=plugins).recipe.model_learner.pretrain_stop
+        for n in ("rambo", "romi", "romi_no_weighting")
+    }
     assert stops == {"rambo": "holdout", "romi": "epochs", "romi_no_weighting": "epochs"}

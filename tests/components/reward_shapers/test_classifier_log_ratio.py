@@ -17,12 +17,19 @@ from tests.helpers.ampl_damo import make_ctx
 
 def _gaussian_batch(n: int, shift: torch.Tensor, g: torch.Generator) -> Batch:
     x = torch.randn(n, 5, generator=g) + shift
-    return Batch(obs=x[:, :2], actions=x[:, 2:3], rewards=torch.zeros(n), next_obs=x[:, 3:], terminals=torch.zeros(n))
+    return Batch(
+        obs=x[:, :2],
+        actions=x[:, 2:3],
+        rewards=torch.zeros(n),
+        next_obs=x[:, 3:],
+        terminals=torch.zeros(n),
+    )
 
 
 def _buffer(batch: Batch) -> TransitionBuffer:
-    return TransitionBuffer.from_tensors(batch.obs, batch.actions, batch.rewards, batch.next_obs,
-                                         batch.terminals.bool(), "cpu")
+    return TransitionBuffer.from_tensors(
+        batch.obs, batch.actions, batch.rewards, batch.next_obs, batch.terminals.bool(), "cpu"
+    )
 
 
 @pytest.mark.parametrize("source", ["buffers", "policy_batch"])
@@ -37,14 +44,27 @@ def test_log_ratio_recovers_gaussian_density_ratio(source: str) -> None:
     mu = torch.tensor([0.6, -0.4, 0.3, 0.0, 0.5])
     ctx = make_ctx(obs_dim=2, act_dim=1)
     shaper = ClassifierLogRatioConfig(
-        real_fraction=0.3, hidden=[32], lr=3e-3, batch_size=512, alpha=2.0, logit_clip=10.0,
+        real_fraction=0.3,
+        hidden=[32],
+        lr=3e-3,
+        batch_size=512,
+        alpha=2.0,
+        logit_clip=10.0,
         batch_source=source,
     ).build(ctx)
-    buffers = Buffers(real=_buffer(_gaussian_batch(20000, 0 * mu, g)),
-                      model=_buffer(_gaussian_batch(20000, mu, g)))
+    buffers = Buffers(
+        real=_buffer(_gaussian_batch(20000, 0 * mu, g)),
+        model=_buffer(_gaussian_batch(20000, mu, g)),
+    )
     for step in range(600):
-        shaper.update(UpdateInputs(step=step, real=_gaussian_batch(512, 0 * mu, g),
-                                   model=_gaussian_batch(512, mu, g), buffers=buffers))
+        shaper.update(
+            UpdateInputs(
+                step=step,
+                real=_gaussian_batch(512, 0 * mu, g),
+                model=_gaussian_batch(512, mu, g),
+                buffers=buffers,
+            )
+        )
     test = _gaussian_batch(2000, 0.5 * mu, g)  # between the two bulks
     x = torch.cat([test.obs, test.actions, test.next_obs], dim=1)
     true = x @ mu - 0.5 * mu.pow(2).sum()
@@ -62,9 +82,18 @@ def test_shape_subtracts_alpha_times_clipped_log_ratio() -> None:
     with torch.no_grad():
         shaper.net.body.linear_layers()[-1].bias.fill_(3.0)  # confident "model": logit >> clip
     n = 8
-    pred = Prediction(torch.zeros(1, n, 3), torch.ones(1, n, 3), torch.zeros(1, n, 3), torch.zeros(1, n, 3))
-    tr = ModelTransitions(torch.randn(n, 2), torch.randn(n, 1), torch.randn(n, 2), torch.ones(n),
-                          torch.zeros(n), torch.zeros(n, dtype=torch.long), pred)
+    pred = Prediction(
+        torch.zeros(1, n, 3), torch.ones(1, n, 3), torch.zeros(1, n, 3), torch.zeros(1, n, 3)
+    )
+    tr = ModelTransitions(
+        torch.randn(n, 2),
+        torch.randn(n, 1),
+        torch.randn(n, 2),
+        torch.ones(n),
+        torch.zeros(n),
+        torch.zeros(n, dtype=torch.long),
+        pred,
+    )
     raw = shaper.logit(tr.obs, tr.actions, tr.next_obs)
     out = shaper.shape(tr, dynamics=None, agent=None)  # type: ignore[arg-type]
     shaped, diag = out.rewards, out.diagnostics
@@ -90,12 +119,19 @@ def test_update_skips_without_model_rows_and_on_schedule() -> None:
 
 def _marked(n: int, value: float) -> Batch:
     """n rows whose every entry is ``value`` (so a row tells where it came from)."""
-    return Batch(torch.full((n, 2), value), torch.full((n, 1), value), torch.full((n,), value),
-                 torch.full((n, 2), value), torch.zeros(n))
+    return Batch(
+        torch.full((n, 2), value),
+        torch.full((n, 1), value),
+        torch.full((n,), value),
+        torch.full((n, 2), value),
+        torch.zeros(n),
+    )
 
 
 @pytest.mark.parametrize(("d", "n_real"), [(0.5, 20), (0.25, 10)])
-def test_classifier_trains_on_its_own_batch_at_ratio_d_not_the_policy_batch(d: float, n_real: int) -> None:
+def test_classifier_trains_on_its_own_batch_at_ratio_d_not_the_policy_batch(
+    d: float, n_real: int
+) -> None:
     """App. C.3: each gradient step draws d real and 1 - d model rows from the two buffers.
 
     The policy batch (13 real, 243 model rows: DAMO's 5%) is marked 7 and 9; the buffers'
@@ -104,7 +140,9 @@ def test_classifier_trains_on_its_own_batch_at_ratio_d_not_the_policy_batch(d: f
     global random stream.
     """
     ctx = make_ctx(obs_dim=2, act_dim=1)
-    shaper = ClassifierLogRatioConfig(real_fraction=d, batch_size=40, steps=3, hidden=[8]).build(ctx)
+    shaper = ClassifierLogRatioConfig(real_fraction=d, batch_size=40, steps=3, hidden=[8]).build(
+        ctx
+    )
     real_rows = _marked(50, -1.0).replace(obs=torch.randn(50, 2) - 10)  # distinct rows
     model_rows = _marked(50, 1.0).replace(obs=torch.randn(50, 2) + 10)
     buffers = Buffers(real=_buffer(real_rows), model=_buffer(model_rows))
@@ -112,7 +150,9 @@ def test_classifier_trains_on_its_own_batch_at_ratio_d_not_the_policy_batch(d: f
     loss = shaper.classifier_loss
     shaper.classifier_loss = lambda r, m: (seen.append((r, m)), loss(r, m))[1]  # type: ignore[method-assign]
     rng = torch.get_rng_state()
-    shaper.update(UpdateInputs(step=0, real=_marked(13, 7.0), model=_marked(243, 9.0), buffers=buffers))
+    shaper.update(
+        UpdateInputs(step=0, real=_marked(13, 7.0), model=_marked(243, 9.0), buffers=buffers)
+    )
     assert torch.equal(torch.get_rng_state(), rng)
     assert len(seen) == 3
     for real, model in seen:
@@ -126,8 +166,10 @@ def test_classifier_state_resumes_exactly() -> None:
     """Net, Adam and the batch generator come back: a restored copy trains as the original."""
     ctx = make_ctx(obs_dim=2, act_dim=1)
     g = torch.Generator().manual_seed(1)
-    buffers = Buffers(real=_buffer(_gaussian_batch(300, torch.zeros(5), g)),
-                      model=_buffer(_gaussian_batch(300, torch.ones(5), g)))
+    buffers = Buffers(
+        real=_buffer(_gaussian_batch(300, torch.zeros(5), g)),
+        model=_buffer(_gaussian_batch(300, torch.ones(5), g)),
+    )
     cfg = ClassifierLogRatioConfig(batch_size=32, hidden=[8])
     real = _gaussian_batch(4, torch.zeros(5), g)
     a = cfg.build(ctx)

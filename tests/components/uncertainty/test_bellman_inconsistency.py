@@ -24,8 +24,13 @@ def _per_critic(critic, obs: torch.Tensor, act: torch.Tensor) -> list[torch.Tens
 
 
 def loop_reference(
-    obs: torch.Tensor, act: torch.Tensor, dynamics: Dynamics, agent: Agent, samples: int,
-    members: list[int], seed: int,
+    obs: torch.Tensor,
+    act: torch.Tensor,
+    dynamics: Dynamics,
+    agent: Agent,
+    samples: int,
+    members: list[int],
+    seed: int,
 ) -> torch.Tensor:
     """Eq. 20 written out: for member i, sample j: s' ~ P^i, a' ~ pi, min_k Qbar_k; mean_j; std_i.
 
@@ -105,8 +110,12 @@ def test_near_zero_when_members_agree() -> None:
     u_disagree = unc(obs, act, dynamics=dynamics, agent=agent)
     pred = dynamics.predict(obs, act)
     same = pred.mean[:1].expand_as(pred.mean)
-    pred = type(pred)(mean=same, std=torch.zeros_like(pred.std),
-                      normalized_mean=pred.normalized_mean, logvar=pred.logvar)
+    pred = type(pred)(
+        mean=same,
+        std=torch.zeros_like(pred.std),
+        normalized_mean=pred.normalized_mean,
+        logvar=pred.logvar,
+    )
     with torch.no_grad():  # an almost deterministic policy: log_std at its lower clamp
         agent.policy.trunk.body.linear_layers()[-1].bias[0, 0, 2:] = -100.0
     u_agree = unc(obs, act, dynamics=dynamics, agent=agent, prediction=pred)

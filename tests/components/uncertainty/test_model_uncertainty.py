@@ -27,8 +27,11 @@ def _model_and_inputs():
     ctx = make_ctx()
     model = gaussian_ensemble(ctx)
     g = torch.Generator().manual_seed(2)
-    model.fit_normalizer(torch.randn(40, 3, generator=g), torch.randn(40, 2, generator=g),
-                         3 * torch.randn(40, 4, generator=g))
+    model.fit_normalizer(
+        torch.randn(40, 3, generator=g),
+        torch.randn(40, 2, generator=g),
+        3 * torch.randn(40, 4, generator=g),
+    )
     model.set_elites(torch.tensor([0, 3]))
     return ctx, model, torch.randn(6, 3), torch.randn(6, 2)
 
@@ -38,10 +41,12 @@ def test_max_aleatoric_by_hand() -> None:
     pred = model.predict(obs, act)
     u = MaxAleatoricConfig().build(ctx)(obs, act, dynamics=model, prediction=pred)
     std = pred.std.detach()
-    ref = torch.tensor([
-        max(float(torch.sqrt((std[e, b] ** 2).sum())) for e in range(model.members))
-        for b in range(6)
-    ])
+    ref = torch.tensor(
+        [
+            max(float(torch.sqrt((std[e, b] ** 2).sum())) for e in range(model.members))
+            for b in range(6)
+        ]
+    )
     torch.testing.assert_close(u, ref)
     # Without a prediction it runs the forward itself; the same value.
     torch.testing.assert_close(MaxAleatoricConfig().build(ctx)(obs, act, dynamics=model), u)
@@ -91,7 +96,9 @@ def test_uncertainty_penalty_equals_r_minus_lambda_u(registry) -> None:
 
 def test_config_round_trips(registry) -> None:
     for cfg in (
-        UncertaintyPenaltyConfig(penalty=0.5, uncertainty={"type": "ensemble_std", "members": "elites"}),
+        UncertaintyPenaltyConfig(
+            penalty=0.5, uncertainty={"type": "ensemble_std", "members": "elites"}
+        ),
         MaxAleatoricConfig(include_reward=False),
         EnsembleStdConfig(unbiased=True),
         NoShapingConfig(),
