@@ -122,27 +122,6 @@ def test_used_kind_has_a_builtin(kind: str) -> None:
     )
 
 
-#: Test files that still import a test module or another directory's conftest (helpers shared
-#: the old way). Move what they import to tests/helpers/ (or a fixture) and drop them here;
-#: the test below fails on any new offender and on a listed file that no longer offends.
-_IMPORT_DEBT = frozenset(
-    {
-        "cli/test_omp_default.py",
-        "compare/test_aim_ui.py",
-        "compare/test_compare_cli.py",
-        "sweep/test_sweep_batch_seeds.py",
-        "sweep/test_sweep_cli.py",
-        "sweep/test_sweep_ray.py",
-        "train/test_dominant_shaping.py",
-        "train/test_model_cache_key.py",
-        "train/test_resume_state.py",
-        "train/test_run_dir.py",
-        "train/test_seed_batch.py",
-        "train/test_shaping_time.py",
-    }
-)
-
-
 def _imports_a_test_module(path: Path) -> bool:
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.ImportFrom):
@@ -160,12 +139,7 @@ def test_test_modules_do_not_import_each_other() -> None:
         for p in TESTS.rglob("*.py")
         if p.resolve() != Path(__file__).resolve() and _imports_a_test_module(p)
     }
-    assert not offenders - _IMPORT_DEBT, (
-        f"{sorted(offenders - _IMPORT_DEBT)}: import shared helpers from tests/helpers/"
-    )
-    assert not _IMPORT_DEBT - offenders, (
-        f"no longer offending, drop: {sorted(_IMPORT_DEBT - offenders)}"
-    )
+    assert not offenders, f"{sorted(offenders)}: import shared helpers from tests/helpers/"
 
 
 def test_no_sys_path_insert_in_tests() -> None:

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.runs import ROOT
 
 PROBE = """
 import os, sys

@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.helpers.compare import RECIPES, SEEDS
 from tests.helpers.runs import ROOT, env, tiny
 
 __all__ = ["RECIPES", "SEEDS", "env", "tiny_runs"]
 
-RECIPES = ("mopo", "vipo_mopo")
-#: Each recipe's seeds (different ones, so the two recipes' tiny curves do not coincide).
-SEEDS = {"mopo": (0, 1), "vipo_mopo": (2, 3)}
 
 # VIPO's value-inconsistency loss: the tiny settings of tests/train/test_recipes_e2e.py.
 _VIPO_SHRINK = (

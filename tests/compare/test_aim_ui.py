@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests.compare.conftest import RECIPES, SEEDS
+from tests.helpers.compare import RECIPES, SEEDS
 
 CHROMIUM = next(
     (

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from compose import stats
 from compose.cli import cli
-from tests.compare.conftest import SEEDS
+from tests.helpers.compare import SEEDS
 from tests.helpers.runs import read_run
 
 

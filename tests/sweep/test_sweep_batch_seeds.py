@@ -12,8 +12,8 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from tests.sweep.conftest import tiny_sets
-from tests.sweep.test_sweep_cli import compose
+from tests.helpers.runs import compose_sweep as compose
+from tests.helpers.runs import tiny_sets
 
 
 def test_batched_sweep_runs_grid_points_as_batches_and_resumes(

@@ -8,28 +8,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
-from tests.helpers.runs import ROOT
-from tests.sweep.conftest import tiny_sets
-
-
-def compose(
-    env: dict[str, str], *args: str, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    """``compose sweep ...`` as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "compose.cli", "sweep", *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from tests.helpers.runs import compose_sweep as compose
+from tests.helpers.runs import tiny_sets
 
 
 @pytest.fixture(scope="module")

@@ -23,8 +23,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.helpers.runs import ROOT
-from tests.sweep.conftest import tiny_sets
+from tests.helpers.runs import ROOT, tiny_sets
 
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
 

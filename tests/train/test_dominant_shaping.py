@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from compose.train.rollout import dominant_shaping
-from tests.helpers.runs import ROOT
-from tests.train.test_recipes_e2e import run_tiny
+from tests.helpers.runs import ROOT, run_tiny
 
 
 def metrics(raw: float, shaped: float) -> dict[str, torch.Tensor]:

@@ -15,8 +15,7 @@ import pytest
 from compose.plugins import load_plugins
 from compose.recipe import load_recipe
 from compose.train.model_phase import model_cache_key, policy_phase_fields
-from tests.helpers.runs import ROOT
-from tests.train.test_recipes_e2e import run_tiny
+from tests.helpers.runs import ROOT, run_tiny
 
 
 def key(name: str, *sets: str) -> str:

@@ -22,7 +22,7 @@ from compose.plugins import load_plugins
 from compose.recipe import load_recipe
 from compose.recipe.composition import find_recipe
 from compose.recipe.profiles import applicable_overrides
-from tests.helpers.runs import DATASET, ROOT, read_run
+from tests.helpers.runs import DATASET, ROOT, SHRINK, read_run
 
 RECIPES = [
     "vipo_mopo",
@@ -40,65 +40,6 @@ RECIPES = [
 
 # Recipes whose model learner trains on its own schedule during the policy phase.
 POLICY_PHASE_LEARNERS = {"rambo", "romi", "romi_no_weighting", "ampl"}
-
-SHRINK = (
-    "dynamics.hidden=[32,32]",
-    "dynamics.weight_decay=[0,0,0]",
-    "dynamics.members=4",
-    "dynamics.elites=3",
-    # model learners: each reads only the knobs it has
-    "model_learner.max_epochs=2",
-    "model_learner.max_updates=60",
-    "model_learner.pretrain_epochs=1",
-    "model_learner.every=20",
-    "model_learner.updates=2",
-    "model_learner.retrain_every=30",
-    "model_learner.miw_steps=3",
-    "model_learner.model_steps=3",
-    "model_learner.miw_hidden=[32,32]",
-    "model_learner.weight_hidden=[32]",
-    "model_learner.outer.samples=2",
-    "model_learner.aux_losses.0.hidden=[32,32]",
-    "model_learner.aux_losses.0.samples=2",
-    "model_learner.aux_losses.0.horizon=2",
-    # planners
-    "critic_target.uncertainty.samples=2",
-    "reward_shaper.hidden=[32,32]",
-    "reward_shaper.uncertainty.samples=2",
-    "actor.aux_losses.0.hidden=[32,32]",
-    "critic.aux_losses.0.num_actions=2",
-    "policy_pretrain.steps=20",
-    "policy_pretrain.batch_size=32",
-    # the run
-    "rollout.batch_size=64",
-    "rollout.every=20",
-    "rollout.length=2",
-    "train.steps=40",
-    "train.batch_size=32",
-    "train.log_every=20",
-    "eval.every=1000",
-    "eval.episodes=1",
-    "checkpoint.every=1000",
-    "critic.hidden=[32,32]",
-    "policy.hidden=[32,32]",
-    "runtime.deterministic=true",
-    "runtime.threads=1",
-)
-
-
-def run_tiny(name: str, run_dir: Path, *sets: str) -> tuple[dict, str]:
-    """``compose run NAME`` on the tiny pendulum data with SHRINK, no tracking, in-process.
-
-    Returns (summary.json, console output). The caller sets MINARI_DATASETS_PATH and cwd.
-    """
-    dataset = f"dataset={{source: minari, id: {DATASET}}}"
-    base = load_recipe(name, [dataset], plugins=load_plugins())
-    args = ["run", name, "--run-dir", str(run_dir), "--no-track"]
-    for s in [dataset, *applicable_overrides(SHRINK, base.recipe), *sets]:
-        args += ["--set", s]
-    res = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert res.exit_code == 0, res.output[-3000:]
-    return json.loads((run_dir / "summary.json").read_text()), res.output
 
 
 def _slot_prefixes(recipe: object) -> set[str]:

@@ -27,8 +27,7 @@ from compose.plugins import load_plugins
 from compose.recipe import load_recipe
 from compose.recipe.profiles import applicable_overrides
 from compose.train.checkpoint import load_checkpoint, load_component_state
-from tests.helpers.runs import DATASET, ROOT
-from tests.train.test_recipes_e2e import SHRINK
+from tests.helpers.runs import DATASET, ROOT, SHRINK, flat_tensors
 
 RECIPES = ["vipo_mopo", "romi", "rambo", "ampl", "damo"]
 
@@ -43,22 +42,6 @@ SCHEDULE = (
     "model_learner.every=10",
     "model_learner.retrain_every=15",
 )
-
-
-def flat_tensors(tree: Any, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Every tensor of a checkpoint, keyed by its path (``meta``/``progress`` left out)."""
-    out: dict[str, torch.Tensor] = {}
-    if isinstance(tree, dict):
-        for key, value in tree.items():
-            if prefix == "" and key in ("meta", "progress"):
-                continue
-            out.update(flat_tensors(value, f"{prefix}{key}."))
-    elif isinstance(tree, (list, tuple)):
-        for i, value in enumerate(tree):
-            out.update(flat_tensors(value, f"{prefix}{i}."))
-    elif isinstance(tree, torch.Tensor):
-        out[prefix[:-1]] = tree
-    return out
 
 
 def run(*args: str) -> None:

@@ -18,24 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from compose.cli import cli
-from tests.helpers.runs import ROOT, read_run, tiny
+from tests.helpers.runs import ROOT, WALL_CLOCK, aim_series, tiny
 from tests.train.stop_plugin import STOP_ENV
-
-#: Series that measure the machine, not the run: steps per second and seconds.
-WALL_CLOCK = {"perf/steps_per_s", "model_learner/final_seconds"}
-
-Series = dict[tuple[str, str], list[tuple[int, float]]]
-
-
-def aim_series(repo: Path, run_hash: str) -> Series:
-    """Every metric series of an Aim run, keyed by (name, context), as Aim's SDK reads it."""
-    run = read_run(repo, run_hash)
-    out: Series = {}
-    for metric in run.metrics():
-        steps, (values,) = metric.data.view("val").items_list()
-        key = (metric.name, json.dumps(metric.context.to_dict(), sort_keys=True))
-        out[key] = [(int(s), float(v)) for s, v in zip(steps, values, strict=True)]
-    return out
 
 
 def active(repo: Path, run_hash: str) -> bool | None:

@@ -19,8 +19,7 @@ import torch
 from click.testing import CliRunner
 
 from compose.train.run_dir import RunDir, RunDirBusy, RunDirError
-from tests.helpers.runs import ROOT, compose, tiny
-from tests.train.test_resume_state import flat_tensors
+from tests.helpers.runs import ROOT, compose, flat_tensors, tiny
 
 # -- the directory itself (no training) ----------------------------------------------------
 

@@ -29,9 +29,7 @@ from compose.recipe.profiles import applicable_overrides
 from compose.train.buffers import SeedBuffers, TransitionBuffer
 from compose.train.seeds.rng import PerSeedRandom, SeedRandomError, vmap_seeds
 from compose.train.seeds.stack import SeedStack, SeedStackError
-from tests.helpers.runs import DATASET, ROOT
-from tests.train.test_recipes_e2e import SHRINK
-from tests.train.test_resume_state import flat_tensors
+from tests.helpers.runs import DATASET, ROOT, SHRINK, flat_tensors
 
 # -- per-seed random streams ---------------------------------------------------------------
 
@@ -476,8 +474,8 @@ def test_an_interrupted_batch_resumes_to_the_same_aim_series(
     """Ctrl-C after step 15 (between checkpoints, rollouts and log steps) and ``--resume``:
     each seed's Aim run holds the same series as the uninterrupted batch's (the rollout
     metrics of step 10's round and the steps 11-15 not yet logged come from the checkpoint)."""
+    from tests.helpers.runs import WALL_CLOCK, aim_series
     from tests.train.stop_plugin import STOP_ENV
-    from tests.train.test_resume_tracking import WALL_CLOCK, aim_series
 
     monkeypatch.setenv("COMPOSE_EXTRA_PLUGINS", "tests.train.stop_plugin")
     repo = tmp_path / "aim"

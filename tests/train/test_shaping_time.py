@@ -14,8 +14,7 @@ from compose.train.buffers import TransitionBuffer
 from compose.train.build import build_parts
 from compose.train.seeds.step import unbatchable
 from compose.train.step import UpdateStep, update_inputs
-from tests.helpers.runs import DATASET, ROOT
-from tests.train.test_recipes_e2e import SHRINK
+from tests.helpers.runs import DATASET, ROOT, SHRINK
 
 
 def _parts(*sets: str):  # noqa: ANN202
