@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from compose.recipe.composition import value_at
+from compose.train.run_dir import RECIPE, SUMMARY
 
 __all__ = ["CompareInputError", "RunRecord", "collect_runs", "field_value"]
 
@@ -95,7 +96,7 @@ def _evals_of(summary: dict[str, Any], metric: str) -> list[tuple[int, float]]:
 
 
 def _tree_of(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "recipe.yaml"
+    path = run_dir / RECIPE
     if not path.is_file():
         return None
     from ruamel.yaml import YAML, YAMLError
@@ -138,17 +139,17 @@ def _run_dirs_below(folder: Path) -> list[Path]:
     """Run directories among ``folder``'s children and grandchildren (seed batches)."""
     found = []
     for child in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if (child / "summary.json").is_file():
+        if (child / SUMMARY).is_file():
             found.append(child)
         elif child.name not in ("aim", ".aim"):
-            found += sorted(g for g in child.iterdir() if (g / "summary.json").is_file())
+            found += sorted(g for g in child.iterdir() if (g / SUMMARY).is_file())
     return found
 
 
 def _from_folder(folder: Path, metric: str) -> list[RunRecord]:
     from compose.sweep.table import SWEEP_FILE, collect_rows
 
-    if (folder / "summary.json").is_file():
+    if (folder / SUMMARY).is_file():
         dirs = [folder]
     elif (folder / SWEEP_FILE).is_file():
         return [_from_row(row, metric) for row in collect_rows(folder)]
@@ -156,7 +157,7 @@ def _from_folder(folder: Path, metric: str) -> list[RunRecord]:
         dirs = _run_dirs_below(folder)
     records = []
     for run_dir in dirs:
-        s = json.loads((run_dir / "summary.json").read_text())
+        s = json.loads((run_dir / SUMMARY).read_text())
         tree = _tree_of(run_dir)
         records.append(
             RunRecord(
