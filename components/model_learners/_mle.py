@@ -439,7 +439,7 @@ def _param_groups(dynamics: Dynamics) -> list[dict[str, Any]]:
     ``weight_decay``, Dynamics.optimizer_weight_decay), then every other parameter.
 
     Why: the same update as the L2 terms in the loss (coupled weight decay adds c * W to the
-    gradient) without their kernels; ~0.4 ms of a 12 ms model step at 2 threads.
+    gradient) without their kernels (measured: compose/bench/PROFILE.md).
     """
     decayed = dynamics.optimizer_weight_decay()
     ids = {id(p) for p, _ in decayed}

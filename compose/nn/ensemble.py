@@ -63,8 +63,8 @@ def ensemble_linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     """y_e = x_e W_e + b_e for x [E, B, in], weight [E, in, out], bias [E, 1, out] -> [E, B, out].
 
     Why two paths: with ``out == 1`` (critic and value heads) ``baddbmm`` takes a slow
-    matrix-vector path (~1.5 GFLOP/s on CPU); a batched dot product (``linalg.vecdot``) is
-    3-4x faster forward and backward (PROFILE.md section 1). Same sums, fp-rounding apart.
+    matrix-vector path on CPU; a batched dot product (``linalg.vecdot``) is faster forward
+    and backward (measured: compose/bench/PROFILE.md section 1). Same sums, fp-rounding apart.
     Otherwise :func:`~compose.nn.balanced.ensemble_affine`: ``baddbmm``, with the members
     balanced over CPU threads when the thread count does not divide E (7 members, 2 threads).
     """
