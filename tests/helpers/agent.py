@@ -78,3 +78,17 @@ def make_batch(n: int, ctx: BuildContext, n_model: int = 0, seed: int = 0) -> An
         return real, None, real
     model = part(n_model)
     return real, model, Batch.cat(real, model)
+
+
+def critics_by_hand(critic, obs: torch.Tensor, act: torch.Tensor) -> list[torch.Tensor]:
+    """Each critic of a QEnsemble as its own plain MLP on one [B] batch (a loop reference)."""
+    layers = critic.net.linear_layers()
+    out = []
+    for k in range(critic.num_critics):
+        h = torch.cat([obs, act], -1)
+        for i, layer in enumerate(layers):
+            h = h @ layer.weight[k] + layer.bias[k, 0]
+            if i < len(layers) - 1:
+                h = torch.relu(h)
+        out.append(h.squeeze(-1))
+    return out

@@ -10,7 +10,7 @@ from components.critic_targets.sac import SacCriticTargetConfig
 from components.uncertainty.bellman_inconsistency import BellmanInconsistencyConfig
 from compose.kinds import Batch, UpdateInputs
 from compose.registry import Registry
-from tests.helpers.agent import make_agent, make_batch, make_ctx, make_dynamics
+from tests.helpers.agent import critics_by_hand, make_agent, make_batch, make_ctx, make_dynamics
 
 
 @pytest.fixture(scope="module")
@@ -21,19 +21,6 @@ def registry() -> Registry:
         reg.add(cfg)
     reg.finalize()
     return reg
-
-
-def _critic_by_hand(critic, obs: torch.Tensor, act: torch.Tensor) -> list[torch.Tensor]:
-    layers = critic.net.linear_layers()
-    outs = []
-    for k in range(critic.num_critics):
-        h = torch.cat([obs, act], -1)
-        for i, layer in enumerate(layers):
-            h = h @ layer.weight[k] + layer.bias[k, 0]
-            if i < len(layers) - 1:
-                h = torch.relu(h)
-        outs.append(h.squeeze(-1))
-    return outs
 
 
 @pytest.mark.parametrize("backup_entropy", [True, False])
@@ -49,10 +36,10 @@ def test_sac_target_equals_hand_computation(backup_entropy: bool) -> None:
     torch.manual_seed(11)
     with torch.no_grad():
         nxt = agent.policy(batch.next_obs)
-        q1, q2 = _critic_by_hand(agent.target_critic, batch.next_obs, nxt.actions)
+        q1, q2 = critics_by_hand(agent.target_critic, batch.next_obs, nxt.actions)
         v = torch.minimum(q1, q2) - (0.3 * nxt.log_prob if backup_entropy else 0.0)
         y = batch.rewards + 0.9 * (1 - batch.terminals) * v
-    c1, c2 = _critic_by_hand(agent.critic, batch.obs, batch.actions)
+    c1, c2 = critics_by_hand(agent.critic, batch.obs, batch.actions)
     loss = ((c1 - y) ** 2).mean() + ((c2 - y) ** 2).mean()
     torch.testing.assert_close(out["loss_critic"], loss)
     torch.testing.assert_close(out["target_mean"], y.mean())

@@ -6,21 +6,7 @@ import torch
 
 from components.uncertainty.bellman_inconsistency import BellmanInconsistencyConfig
 from compose.kinds import Agent, Dynamics
-from tests.helpers.agent import make_agent, make_ctx, make_dynamics
-
-
-def _per_critic(critic, obs: torch.Tensor, act: torch.Tensor) -> list[torch.Tensor]:
-    """Each critic of a QEnsemble as its own plain MLP on one [B] batch."""
-    layers = critic.net.linear_layers()
-    out = []
-    for k in range(critic.num_critics):
-        h = torch.cat([obs, act], -1)
-        for i, layer in enumerate(layers):
-            h = h @ layer.weight[k] + layer.bias[k, 0]
-            if i < len(layers) - 1:
-                h = torch.relu(h)
-        out.append(h.squeeze(-1))
-    return out
+from tests.helpers.agent import critics_by_hand, make_agent, make_ctx, make_dynamics
 
 
 def loop_reference(
@@ -50,7 +36,7 @@ def loop_reference(
             s_next = obs + pred.mean[i, :, :do] + pred.std[i, :, :do] * state_noise[n, j]
             mu, log_std = policy.dist_params(s_next)
             a_next = policy.squash(mu + log_std.exp() * action_noise[n, j])
-            qs = _per_critic(agent.target_critic, s_next, a_next)
+            qs = critics_by_hand(agent.target_critic, s_next, a_next)
             total = total + torch.minimum(qs[0], qs[1])
         backups.append(agent.gamma * total / samples)
     x = torch.stack(backups)
